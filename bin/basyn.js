@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { cliMain } from '../dist/src/cli/main.js';
+
+cliMain();

@@ -1,0 +1,30 @@
+/**
+ * Entry point of the agent bundle (dist/agent.bundle.cjs). The bootstrap in
+ * transport/agent-bootstrap.ts has already read this script from stdin; what
+ * follows on stdin is the protocol.
+ */
+import { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { VERSION } from '../version.js';
+import { AgentServer } from './agent-server.js';
+
+function protocolOutput(): Writable {
+  // process.stdout writes synchronously to pipes on Linux, which would stall the
+  // agent's event loop whenever ssh is slow to drain; a socket on fd 1 is asynchronous.
+  try {
+    return new Socket({ fd: 1, readable: false, writable: true });
+  } catch {
+    return process.stdout;
+  }
+}
+
+// The client decides when the session ends (BYE or closing our stdin); a Ctrl-C
+// in the user's terminal must not cut writes short here.
+process.on('SIGINT', () => undefined);
+
+const debug = process.env.BASYN_AGENT_DEBUG === '1';
+const server = new AgentServer(process.stdin, protocolOutput(), {
+  software: `basyn-agent ${VERSION} node ${process.version}`,
+  log: debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
+});
+void server.done.then((code) => process.exit(code));

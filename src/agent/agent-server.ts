@@ -1,0 +1,310 @@
+/**
+ * The agent: serves one device to one client over a Channel. It runs on the remote
+ * host (shipped through ssh) or as a local child process; it trusts nothing it
+ * receives: every length is bounded by the frame limit agreed at OPEN, every range
+ * is checked against the device size before any read or write.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { BasynError, DeviceError, ProtocolError } from '../errors.js';
+import { LocalDevice } from '../device/local-device.js';
+import { chunkDigestsOf } from '../device/local-device.js';
+import { digestFunction, hashById, type DigestFunction } from '../hash/hash-algorithms.js';
+import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
+import { Channel } from '../protocol/channel.js';
+import {
+  DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  frameLimitFor, messageName, type Message,
+} from '../protocol/protocol.js';
+
+/** Decoded-but-unwritten bytes the agent holds before it stops reading its input. */
+const WRITE_BACKLOG = 64 * 1024 * 1024;
+/** Blocks a read stream compresses at once (libuv's pool has 4 threads by default). */
+const ENCODE_AHEAD = 4;
+
+export interface AgentOptions {
+  software: string;
+  /** Called with a line for the agent's stderr (debug detail). */
+  log?: (line: string) => void;
+}
+
+interface Stream {
+  credit: number;
+  wake: (() => void) | undefined;
+}
+
+export class AgentServer {
+  private readonly channel: Channel;
+  private device: LocalDevice | undefined;
+  private digest: DigestFunction | undefined;
+  private zlevel = 0;
+  private blockLimit = 0;
+  private helloSeen = false;
+  private readonly streams = new Map<number, Stream>();
+  private readonly pendingWrites = new Set<Promise<void>>();
+  private backlog = 0;
+  private stopping = false;
+  private resolveDone!: (code: number) => void;
+  /** Resolves with the process exit code once the session is over. */
+  readonly done: Promise<number>;
+
+  constructor(
+    private readonly input: Readable,
+    output: Writable,
+    private readonly options: AgentOptions,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.channel = new Channel(input, output, {
+      message: (m) => this.dispatch(m),
+      closed: (error) => {
+        if (error !== undefined) void this.fail(0, error);
+        else void this.stop(0);
+      },
+    });
+    this.channel.send({
+      type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION, software: options.software,
+    });
+  }
+
+  private dispatch(m: Message): void {
+    if (this.stopping) return;
+    try {
+      this.handle(m);
+    } catch (error) {
+      void this.fail(0, error);
+    }
+  }
+
+  private handle(m: Message): void {
+    if (!this.helloSeen) {
+      if (m.type !== MessageType.Hello) throw new ProtocolError(`expected HELLO first, got ${messageName(m.type)}`);
+      if (m.magic !== PROTOCOL_MAGIC) throw new ProtocolError('client HELLO has a wrong magic number');
+      if (m.version < MIN_PROTOCOL_VERSION || m.minVersion > PROTOCOL_VERSION) {
+        throw new ProtocolError(
+          `protocol version mismatch: client speaks ${m.minVersion}..${m.version} (${m.software}), ` +
+            `agent speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION} (${this.options.software})`,
+        );
+      }
+      this.helloSeen = true;
+      return;
+    }
+    if (m.type === MessageType.Open) {
+      void this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize).catch((e) => this.fail(m.id, e));
+      return;
+    }
+    if (m.type === MessageType.Bye) {
+      void this.stop(0);
+      return;
+    }
+    const device = this.device;
+    if (device === undefined) throw new ProtocolError(`${messageName(m.type)} before OPEN`);
+    switch (m.type) {
+      case MessageType.DigestStream:
+        this.checkBlockSize(m.blockSize);
+        this.checkRange(m.start, m.end - m.start, 'DIGEST_STREAM');
+        this.startStream(m.id, m.credit, (s) => this.runDigestStream(m.id, s, device, m.start, m.end, m.blockSize));
+        return;
+      case MessageType.ReadStream:
+        this.checkBlockSize(m.blockSize);
+        this.checkRange(m.start, m.end - m.start, 'READ_STREAM');
+        this.startStream(m.id, m.credit, (s) => this.runReadStream(m.id, s, device, m.start, m.end, m.blockSize));
+        return;
+      case MessageType.Credit: {
+        const s = this.streams.get(m.id);
+        if (s === undefined) return; // the stream may have just ended
+        s.credit += m.blocks;
+        s.wake?.();
+        return;
+      }
+      case MessageType.ChunkDigests:
+        this.checkBlockSize(m.length);
+        if (m.chunkSize < 1 || m.chunkSize > m.length) throw new ProtocolError(`CHUNK_DIGESTS chunk size ${m.chunkSize} is out of range`);
+        this.checkRange(m.offset, m.length, 'CHUNK_DIGESTS');
+        void device.read(m.offset, m.length).then(
+          (data) => this.channel.send({ type: MessageType.DigestList, id: m.id, digests: Buffer.concat(chunkDigestsOf(data, m.chunkSize, this.digest!)) }),
+          (e) => this.fail(m.id, e),
+        );
+        return;
+      case MessageType.Read:
+        this.checkBlockSize(m.length);
+        this.checkRange(m.offset, m.length, 'READ');
+        void device.read(m.offset, m.length)
+          .then((data) => encodeBlock(data, this.zlevel))
+          .then(
+            (b) => this.channel.send({ type: MessageType.Data, id: m.id, offset: m.offset, rawLength: m.length, encoding: b.encoding, payload: b.payload }),
+            (e) => this.fail(m.id, e),
+          );
+        return;
+      case MessageType.Write:
+        this.checkBlockSize(m.rawLength);
+        this.checkRange(m.offset, m.rawLength, 'WRITE');
+        this.queueWrite(device, m.offset, m.rawLength, m.encoding, m.payload);
+        return;
+      case MessageType.Flush:
+        void this.flush(device, m.id);
+        return;
+      default:
+        throw new ProtocolError(`unexpected ${messageName(m.type)} from the client`);
+    }
+  }
+
+  private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number): Promise<void> {
+    if (this.device !== undefined) throw new ProtocolError('second OPEN in one session');
+    const hash = hashById(hashId);
+    if (hash === undefined) throw new ProtocolError(`unknown hash id ${hashId}`);
+    if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
+    if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
+    this.digest = digestFunction(hash);
+    this.zlevel = zlevel;
+    this.blockLimit = blockSize;
+    let device: LocalDevice;
+    try {
+      device = await LocalDevice.open(path, { writable, digest: this.digest, side: 'remote' });
+    } catch (error) {
+      const message = error instanceof BasynError ? error.message : String(error);
+      this.channel.send({ type: MessageType.Error, id, code: ErrorCode.Open, offset: NO_OFFSET, operation: 'open', message });
+      return;
+    }
+    this.device = device;
+    this.channel.setFrameLimit(frameLimitFor(blockSize));
+    this.channel.send({
+      type: MessageType.Opened, id, size: device.size,
+      kind: device.isBlockDevice ? DeviceKind.BlockDevice : DeviceKind.File,
+    });
+  }
+
+  private checkBlockSize(length: number): void {
+    if (length < 1 || length > this.blockLimit) {
+      throw new ProtocolError(`length ${length} is outside 1..${this.blockLimit}`);
+    }
+  }
+
+  private checkRange(offset: number, length: number, what: string): void {
+    const size = this.device!.size;
+    if (length < 0 || offset < 0 || offset + length > size) {
+      throw new ProtocolError(`${what} range ${offset}+${length} is outside the device's ${size} bytes`);
+    }
+  }
+
+  private startStream(id: number, credit: number, run: (s: Stream) => Promise<void>): void {
+    if (this.streams.has(id)) throw new ProtocolError(`stream id ${id} is already open`);
+    const s: Stream = { credit, wake: undefined };
+    this.streams.set(id, s);
+    run(s).then(
+      () => {
+        this.streams.delete(id);
+        if (!this.stopping) this.channel.send({ type: MessageType.End, id });
+      },
+      (e) => {
+        this.streams.delete(id);
+        void this.fail(id, e);
+      },
+    );
+  }
+
+  /** Waits until the stream may send one more block and the output has room. */
+  private async admit(s: Stream): Promise<void> {
+    while (s.credit <= 0 && !this.stopping) await new Promise<void>((resolve) => (s.wake = resolve));
+    s.wake = undefined;
+    if (this.stopping) throw new ProtocolError('session ended');
+    await this.channel.drained();
+    s.credit--;
+  }
+
+  private async runDigestStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number): Promise<void> {
+    let batch: Buffer[] = [];
+    let batchOffset = start;
+    const sendBatch = (): void => {
+      if (batch.length === 0) return;
+      this.channel.send({ type: MessageType.Digests, id, offset: batchOffset, digests: Buffer.concat(batch) });
+      batch = [];
+    };
+    // About one frame per 4 MiB read unit: few frames for small blocks, no digest held back long.
+    const perFrame = Math.min(1024, Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize)));
+    for await (const b of device.digests(start, end, blockSize)) {
+      if (this.stopping) return;
+      if (s.credit <= 0) sendBatch();
+      await this.admit(s);
+      if (batch.length === 0) batchOffset = b.offset;
+      batch.push(b.digest);
+      if (batch.length >= perFrame) sendBatch();
+    }
+    sendBatch();
+  }
+
+  private async runReadStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number): Promise<void> {
+    const encoding: Promise<{ offset: number; rawLength: number; block: Awaited<ReturnType<typeof encodeBlock>> }>[] = [];
+    const sendOne = async (): Promise<void> => {
+      const e = await encoding.shift()!;
+      await this.admit(s);
+      this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload });
+    };
+    for await (const b of device.blocks(start, end, blockSize)) {
+      if (this.stopping) return;
+      const p = encodeBlock(b.data, this.zlevel).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
+      p.catch(() => undefined);
+      encoding.push(p);
+      if (encoding.length >= ENCODE_AHEAD) await sendOne();
+    }
+    while (encoding.length > 0) await sendOne();
+  }
+
+  private queueWrite(device: LocalDevice, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
+    this.backlog += rawLength;
+    if (this.backlog > WRITE_BACKLOG) this.input.pause();
+    const p: Promise<void> = decodeBlock(encoding, payload, rawLength)
+      .then((data) => device.write(offset, data))
+      .then(
+        () => this.releaseBacklog(p, rawLength),
+        (e) => {
+          this.releaseBacklog(p, rawLength);
+          void this.fail(0, e);
+        },
+      );
+    this.pendingWrites.add(p);
+  }
+
+  private releaseBacklog(p: Promise<void>, rawLength: number): void {
+    this.pendingWrites.delete(p);
+    this.backlog -= rawLength;
+    if (this.backlog <= WRITE_BACKLOG / 2 && !this.stopping) this.input.resume();
+  }
+
+  private async flush(device: LocalDevice, id: number): Promise<void> {
+    try {
+      await Promise.all(this.pendingWrites);
+      await device.flush();
+      const c = await device.counters();
+      this.channel.send({ type: MessageType.Flushed, id, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten });
+    } catch (error) {
+      await this.fail(id, error);
+    }
+  }
+
+  /** Reports a failure to the client and ends the session. */
+  private async fail(id: number, error: unknown): Promise<void> {
+    if (this.stopping) return;
+    const ctx = error instanceof BasynError ? error.context : {};
+    const code = error instanceof DeviceError ? ErrorCode.Device : error instanceof ProtocolError ? ErrorCode.Protocol : ErrorCode.Device;
+    const message = error instanceof BasynError ? error.message : error instanceof Error ? error.message : String(error);
+    this.options.log?.(`agent: ${message}`);
+    if (!this.channel.isClosed || code !== ErrorCode.Protocol) {
+      this.channel.send({ type: MessageType.Error, id, code, offset: ctx.offset ?? NO_OFFSET, operation: ctx.operation ?? '', message });
+    }
+    await this.stop(1);
+  }
+
+  /** Finishes writes in flight, closes the device and ends the output. */
+  private async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const s of this.streams.values()) s.wake?.();
+    await Promise.allSettled(this.pendingWrites);
+    if (this.device !== undefined) {
+      await this.device.flush().catch(() => undefined);
+      await this.device.close();
+    }
+    await this.channel.endOutput();
+    this.resolveDone(code);
+  }
+}

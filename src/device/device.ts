@@ -1,0 +1,56 @@
+/**
+ * The one interface the engine sees for a device, whichever side it is on.
+ * LocalDevice reads and writes this machine's file or block device; RemoteDevice
+ * forwards the same calls to an agent over the protocol. Both stream: digests and
+ * blocks flow ahead of the consumer within a bounded window, and writes return as
+ * soon as they are queued, so no call costs a network round trip per block.
+ */
+
+export type Side = 'local' | 'remote';
+
+export interface BlockDigest {
+  offset: number;
+  length: number;
+  digest: Buffer;
+  /** The block's bytes, when the device read them on this machine and kept them. */
+  data?: Buffer;
+}
+
+export interface Block {
+  offset: number;
+  data: Buffer;
+}
+
+/** Bytes the device itself read and wrote (not what crossed a network). */
+export interface IoCounters {
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export interface Device {
+  /** The path as the user gave it. */
+  readonly path: string;
+  readonly side: Side;
+  /** For messages: "local device a.img" or "remote device /dev/sdb on host". */
+  readonly label: string;
+  readonly size: number;
+  readonly isBlockDevice: boolean;
+
+  /** Digests of consecutive blocks of [start, end); the last block may be short. */
+  digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncIterable<BlockDigest>;
+  /** Digests of the chunks of one range (the finer comparison of --chunk). */
+  chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]>;
+  read(offset: number, length: number): Promise<Buffer>;
+  /** Consecutive blocks of [start, end) with their data (COPY). */
+  blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncIterable<Block>;
+  /**
+   * Queues a write. Resolves once the write is accepted into the window (not when it
+   * is on disk); a failure surfaces from a later write() or from flush().
+   */
+  write(offset: number, data: Buffer): Promise<void>;
+  /** Resolves when every earlier write is durable (fsync). */
+  flush(): Promise<void>;
+  /** Totals of bytes read from and written to the device so far. */
+  counters(): Promise<IoCounters>;
+  close(): Promise<void>;
+}

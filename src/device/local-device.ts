@@ -1,0 +1,213 @@
+/**
+ * A file or block device on this machine. The engine uses it directly for the
+ * local side, and the agent serves one to the other end of the protocol.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
+import type { DigestFunction } from '../hash/hash-algorithms.js';
+import { BoundedWindow } from '../util/bounded-window.js';
+import { blockDeviceSize } from './device-size.js';
+import type { Block, BlockDigest, Device, IoCounters, Side } from './device.js';
+
+/** Reads are issued in units of about this many bytes, whatever the block size. */
+const READ_UNIT = 4 * 1024 * 1024;
+/** Reads kept in flight ahead of the consumer. */
+const READ_AHEAD = 3;
+/** Bytes of queued writes before write() waits. */
+const WRITE_WINDOW = 32 * 1024 * 1024;
+
+export interface LocalDeviceOptions {
+  writable: boolean;
+  digest: DigestFunction;
+  side?: Side;
+  /** Overrides the label used in messages. */
+  label?: string;
+}
+
+export class LocalDevice implements Device {
+  readonly side: Side;
+  readonly label: string;
+  private readonly writes = new BoundedWindow(WRITE_WINDOW);
+  private bytesRead = 0;
+  private bytesWritten = 0;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    readonly size: number,
+    readonly isBlockDevice: boolean,
+    private readonly writable: boolean,
+    private readonly digest: DigestFunction,
+    side: Side,
+    label: string,
+  ) {
+    this.side = side;
+    this.label = label;
+  }
+
+  static async open(path: string, options: LocalDeviceOptions): Promise<LocalDevice> {
+    const side = options.side ?? 'local';
+    const label = options.label ?? `${side} device ${path}`;
+    const context: ErrorContext = { side, device: path, operation: 'open' };
+    const fail = (why: string, cause?: unknown): never => {
+      throw new DeviceError(`cannot open ${label}: ${why}`, context, { cause });
+    };
+    if (path === '') fail('empty path');
+    // stat before open: opening a FIFO would block until a writer appears.
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      return fail(systemErrorText(error), error);
+    }
+    if (info.isDirectory()) fail('it is a directory');
+    if (!info.isFile() && !info.isBlockDevice()) fail('it is neither a regular file nor a block device');
+    let handle: FileHandle;
+    try {
+      handle = await open(path, options.writable ? 'r+' : 'r');
+    } catch (error) {
+      return fail(systemErrorText(error), error);
+    }
+    try {
+      const opened = await handle.stat();
+      let size = opened.size;
+      if (opened.isBlockDevice()) {
+        try {
+          size = await blockDeviceSize(opened.rdev);
+        } catch (error) {
+          fail(`cannot read the block device size from sysfs: ${systemErrorText(error)}`, error);
+        }
+      }
+      return new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, side, label);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private error(operation: string, offset: number | undefined, why: string, cause?: unknown): DeviceError {
+    const context: ErrorContext = { side: this.side, device: this.path, operation, offset };
+    return new DeviceError(`${why}${describeContext(context)}`, context, { cause });
+  }
+
+  private checkRange(operation: string, offset: number, length: number): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw this.error(operation, offset, `range of ${length} bytes is outside the device's ${this.size} bytes`);
+    }
+  }
+
+  /** Reads exactly `length` bytes at `offset` into a new buffer. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.checkRange('read', offset, length);
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.handle.read(buffer, done, length - done, offset + done));
+      } catch (error) {
+        throw this.error('read', offset + done, `read failed: ${systemErrorText(error)}`, error);
+      }
+      if (n === 0) {
+        throw this.error('read', offset + done, 'unexpected end of data (did the device shrink?)');
+      }
+      done += n;
+    }
+    this.bytesRead += length;
+    return buffer;
+  }
+
+  /** Yields consecutive units of about READ_UNIT bytes, aligned to blockSize, reading ahead. */
+  private async *units(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
+    this.checkRange('read', start, end - start);
+    const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    const pending: Promise<Buffer>[] = [];
+    let next = start;
+    const issue = (): void => {
+      while (pending.length < READ_AHEAD && next < end) {
+        const length = Math.min(unit, end - next);
+        const p = this.read(next, length);
+        p.catch(() => undefined); // observed when awaited below
+        pending.push(p);
+        next += length;
+      }
+    };
+    let offset = start;
+    issue();
+    while (pending.length > 0) {
+      signal?.throwIfAborted();
+      const data = await pending.shift()!;
+      issue();
+      yield { offset, data };
+      offset += data.length;
+    }
+  }
+
+  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
+    for await (const unit of this.units(start, end, blockSize, signal)) {
+      for (let at = 0; at < unit.data.length; at += blockSize) {
+        yield { offset: unit.offset + at, data: unit.data.subarray(at, Math.min(at + blockSize, unit.data.length)) };
+      }
+    }
+  }
+
+  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+    for await (const block of this.blocks(start, end, blockSize, signal)) {
+      yield { offset: block.offset, length: block.data.length, digest: this.digest(block.data), data: block.data };
+    }
+  }
+
+  async chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
+    const data = await this.read(offset, length);
+    return chunkDigestsOf(data, chunkSize, this.digest);
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
+    this.checkRange('write', offset, data.length);
+    await this.writes.add(data.length, async () => {
+      let done = 0;
+      while (done < data.length) {
+        try {
+          const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+          done += bytesWritten;
+        } catch (error) {
+          throw this.error('write', offset + done, `write failed: ${systemErrorText(error)}`, error);
+        }
+      }
+      this.bytesWritten += data.length;
+    });
+  }
+
+  async flush(): Promise<void> {
+    await this.writes.drain();
+    if (!this.writable) return;
+    try {
+      await this.handle.sync();
+    } catch (error) {
+      throw this.error('flush', undefined, `fsync failed: ${systemErrorText(error)}`, error);
+    }
+  }
+
+  async counters(): Promise<IoCounters> {
+    return { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten };
+  }
+
+  /** Closes the device; pending writes are awaited first, but their errors are not raised here. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writes.drain().catch(() => undefined);
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+/** The digests of `data` cut into chunks of `chunkSize` (the last may be short). */
+export function chunkDigestsOf(data: Buffer, chunkSize: number, digest: DigestFunction): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += chunkSize) {
+    out.push(digest(data.subarray(at, Math.min(at + chunkSize, data.length))));
+  }
+  return out;
+}

@@ -1,0 +1,421 @@
+/**
+ * The protocol client: a Device whose bytes live behind an agent. Every call maps
+ * to requests that are pipelined, never awaited one by one: digest and block streams
+ * run ahead under credits, writes are compressed on the thread pool and sent within a
+ * bounded window, and only flush() waits for the agent.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
+import type { HashAlgorithm } from '../hash/hash-algorithms.js';
+import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
+import { Channel } from '../protocol/channel.js';
+import {
+  DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  frameLimitFor, messageName, type Message,
+} from '../protocol/protocol.js';
+import { BoundedWindow } from '../util/bounded-window.js';
+import { VERSION } from '../version.js';
+import type { Block, BlockDigest, Device, IoCounters } from './device.js';
+
+/** Digests the agent may send ahead of the engine. */
+const DIGEST_CREDIT = 4096;
+/** Bytes of blocks a read stream may send ahead of the engine. */
+const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
+/** Raw bytes of writes being compressed or sent at once. */
+const WRITE_WINDOW = 32 * 1024 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 120_000;
+
+/** The byte streams to an agent, and what can be said when they break. */
+export interface AgentLink {
+  readonly input: Readable;
+  readonly output: Writable;
+  /** "host backup.example" or "this machine". */
+  readonly where: string;
+  /** Why the link broke, once it has (waits briefly for the process to exit). */
+  explainLoss(): Promise<string>;
+  /** Ends the agent after BYE (or kills it when it does not go). */
+  close(): Promise<void>;
+}
+
+export interface RemoteDeviceOptions {
+  path: string;
+  writable: boolean;
+  hash: HashAlgorithm;
+  zlevel: number;
+  /** The largest block or chunk this session will move. */
+  blockSize: number;
+  label?: string;
+}
+
+type Item = { kind: 'message'; message: Message } | { kind: 'block'; block: Promise<Block> };
+
+interface StreamState {
+  items: Item[];
+  wake: (() => void) | undefined;
+}
+
+interface Pending {
+  resolve(m: Message): void;
+  reject(e: unknown): void;
+}
+
+export class RemoteDevice implements Device {
+  readonly side = 'remote' as const;
+  readonly label: string;
+  size = 0;
+  isBlockDevice = false;
+  software = '';
+  private readonly channel: Channel;
+  private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamState>();
+  private readonly writes = new BoundedWindow(WRITE_WINDOW);
+  private nextId = 1;
+  private failure: Error | undefined;
+  private closing = false;
+  private helloWaiter: Pending | undefined;
+  /** Set while the reason for a lost link is being found out; close() waits for it. */
+  private explaining: Promise<void> | undefined;
+  private lastCounters: IoCounters = { bytesRead: 0, bytesWritten: 0 };
+
+  private constructor(
+    private readonly link: AgentLink,
+    private readonly options: RemoteDeviceOptions,
+  ) {
+    this.label = options.label ?? `remote device ${options.path}`;
+    this.channel = new Channel(link.input, link.output, {
+      message: (m) => this.receive(m),
+      closed: (error) => void this.lost(error),
+    });
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  /** Bytes received from and sent to the agent so far (the --stat Rx and Tx). */
+  get traffic(): { rx: number; tx: number } {
+    return { rx: this.channel.bytesIn, tx: this.channel.bytesOut };
+  }
+
+  /** Performs the handshake and opens the device on the agent. */
+  static async connect(link: AgentLink, options: RemoteDeviceOptions): Promise<RemoteDevice> {
+    const device = new RemoteDevice(link, options);
+    try {
+      await device.handshake();
+    } catch (error) {
+      await device.abandon();
+      throw error;
+    }
+    return device;
+  }
+
+  private async handshake(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const hello = await Promise.race([
+      new Promise<Message>((resolve, reject) => (this.helloWaiter = { resolve, reject })),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TransportError(`no answer from the agent on ${this.link.where} within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)), HANDSHAKE_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (hello.type !== MessageType.Hello || hello.magic !== PROTOCOL_MAGIC) {
+      throw new ProtocolError(`the agent on ${this.link.where} did not greet with HELLO`);
+    }
+    if (hello.version < MIN_PROTOCOL_VERSION || hello.minVersion > PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        `protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}, ` +
+          `the agent on ${this.link.where} speaks ${hello.minVersion}..${hello.version} (${hello.software})`,
+      );
+    }
+    this.software = hello.software;
+    this.channel.send({
+      type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION, software: `basyn ${VERSION} node ${process.version}`,
+    });
+    const { path, writable, hash, zlevel, blockSize } = this.options;
+    const opened = await this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, path }));
+    if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
+    this.size = opened.size;
+    this.isBlockDevice = opened.kind === DeviceKind.BlockDevice;
+    this.channel.setFrameLimit(frameLimitFor(blockSize));
+  }
+
+  private receive(m: Message): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.route(m);
+    } catch (error) {
+      this.fatal(error instanceof Error ? error : new ProtocolError(String(error)));
+    }
+  }
+
+  private route(m: Message): void {
+    if (this.helloWaiter !== undefined) {
+      const w = this.helloWaiter;
+      this.helloWaiter = undefined;
+      w.resolve(m);
+      return;
+    }
+    switch (m.type) {
+      case MessageType.Error:
+        throw this.agentError(m);
+      case MessageType.Opened:
+      case MessageType.DigestList:
+      case MessageType.Flushed:
+        return this.settle(m.id, m);
+      case MessageType.Data: {
+        const stream = this.streams.get(m.id);
+        if (stream !== undefined) {
+          const block = decodeBlock(m.encoding, m.payload, m.rawLength).then((data) => ({ offset: m.offset, data }));
+          block.catch(() => undefined);
+          this.push(stream, { kind: 'block', block });
+          return;
+        }
+        return this.settle(m.id, m);
+      }
+      case MessageType.Digests:
+      case MessageType.End: {
+        const stream = this.streams.get(m.id);
+        if (stream === undefined) throw new ProtocolError(`${messageName(m.type)} for unknown stream ${m.id}`);
+        this.push(stream, { kind: 'message', message: m });
+        return;
+      }
+      default:
+        throw new ProtocolError(`unexpected ${messageName(m.type)} from the agent`);
+    }
+  }
+
+  private push(stream: StreamState, item: Item): void {
+    stream.items.push(item);
+    const wake = stream.wake;
+    stream.wake = undefined;
+    wake?.();
+  }
+
+  private settle(id: number, m: Message): void {
+    const p = this.pending.get(id);
+    if (p === undefined) throw new ProtocolError(`${messageName(m.type)} answers no request (id ${id})`);
+    this.pending.delete(id);
+    p.resolve(m);
+  }
+
+  private agentError(m: Extract<Message, { type: MessageType.Error }>): BasynError {
+    const context = {
+      side: 'remote' as const,
+      device: this.options.path,
+      operation: m.operation || undefined,
+      offset: m.offset === NO_OFFSET ? undefined : m.offset,
+    };
+    if (m.code === ErrorCode.Protocol) return new ProtocolError(`the agent on ${this.link.where} refused the session: ${m.message}`, context);
+    return new DeviceError(m.message, context);
+  }
+
+  private unexpected(m: Message, wanted: string): ProtocolError {
+    return new ProtocolError(`expected ${wanted} from the agent, got ${messageName(m.type)}`);
+  }
+
+  private fatal(error: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    const hello = this.helloWaiter;
+    this.helloWaiter = undefined;
+    hello?.reject(error);
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    for (const s of this.streams.values()) {
+      const wake = s.wake;
+      s.wake = undefined;
+      wake?.();
+    }
+  }
+
+  private async lost(error: ProtocolError | undefined): Promise<void> {
+    if (this.failure !== undefined) return;
+    if (this.closing && error === undefined) {
+      this.fatal(new TransportError('session closed'));
+      return;
+    }
+    if (error !== undefined) {
+      this.fatal(new ProtocolError(`bad data from the agent on ${this.link.where}: ${error.message}`));
+      return;
+    }
+    // Mark the failure at once, so nothing waits on a dead link; explain it when we can.
+    const error2 = new TransportError(`connection to the agent on ${this.link.where} closed`);
+    this.fatal(error2);
+    this.explaining = this.link.explainLoss().then((why) => {
+      error2.message += `: ${why}`;
+    });
+    await this.explaining;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private request(build: (id: number) => Message): Promise<Message> {
+    this.throwIfFailed();
+    const id = this.nextId++;
+    return new Promise<Message>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.channel.send(build(id));
+    });
+  }
+
+  private openStream(build: (id: number) => Message): { id: number; state: StreamState } {
+    this.throwIfFailed();
+    const id = this.nextId++;
+    const state: StreamState = { items: [], wake: undefined };
+    this.streams.set(id, state);
+    this.channel.send(build(id));
+    return { id, state };
+  }
+
+  private async nextItem(state: StreamState, signal?: AbortSignal): Promise<Item> {
+    for (;;) {
+      this.throwIfFailed();
+      signal?.throwIfAborted();
+      const item = state.items.shift();
+      if (item !== undefined) return item;
+      await new Promise<void>((resolve) => {
+        state.wake = resolve;
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+
+  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+    const digestLength = this.options.hash.digestLength;
+    const { id, state } = this.openStream((id) => ({ type: MessageType.DigestStream, id, start, end, blockSize, credit: DIGEST_CREDIT }));
+    let expected = start;
+    let outstanding = DIGEST_CREDIT;
+    let consumed = 0;
+    try {
+      for (;;) {
+        const item = await this.nextItem(state, signal);
+        if (item.kind !== 'message') throw new ProtocolError('block data inside a digest stream');
+        const m = item.message;
+        if (m.type === MessageType.End) {
+          if (expected !== end) throw new ProtocolError(`digest stream ended at offset ${expected}, before ${end}`);
+          return;
+        }
+        if (m.type !== MessageType.Digests) throw this.unexpected(m, 'DIGESTS');
+        const count = m.digests.length / digestLength;
+        if (!Number.isInteger(count) || count === 0) throw new ProtocolError(`DIGESTS frame of ${m.digests.length} bytes for ${digestLength}-byte digests`);
+        if (m.offset !== expected) throw new ProtocolError(`DIGESTS for offset ${m.offset}, expected ${expected}`);
+        if (count > outstanding) throw new ProtocolError(`agent sent ${count} digests with ${outstanding} credits`);
+        outstanding -= count;
+        for (let i = 0; i < count; i++) {
+          if (expected >= end) throw new ProtocolError(`digest past the end of the range (${end})`);
+          const length = Math.min(blockSize, end - expected);
+          yield { offset: expected, length, digest: m.digests.subarray(i * digestLength, (i + 1) * digestLength) };
+          expected += length;
+          if (++consumed >= DIGEST_CREDIT / 2) {
+            this.channel.send({ type: MessageType.Credit, id, blocks: consumed });
+            outstanding += consumed;
+            consumed = 0;
+          }
+        }
+      }
+    } finally {
+      this.streams.delete(id);
+    }
+  }
+
+  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
+    const credit = Math.max(2, Math.floor(BLOCK_CREDIT_BYTES / blockSize));
+    const { id, state } = this.openStream((id) => ({ type: MessageType.ReadStream, id, start, end, blockSize, credit }));
+    let expected = start;
+    let outstanding = credit;
+    let consumed = 0;
+    try {
+      for (;;) {
+        const item = await this.nextItem(state, signal);
+        if (item.kind === 'message') {
+          if (item.message.type !== MessageType.End) throw this.unexpected(item.message, 'DATA or END');
+          if (expected !== end) throw new ProtocolError(`block stream ended at offset ${expected}, before ${end}`);
+          return;
+        }
+        if (--outstanding < 0) throw new ProtocolError('agent sent more blocks than it had credit for');
+        const block = await item.block;
+        const length = Math.min(blockSize, end - expected);
+        if (block.offset !== expected || block.data.length !== length) {
+          throw new ProtocolError(`block at ${block.offset}+${block.data.length}, expected ${expected}+${length}`);
+        }
+        yield block;
+        expected += length;
+        if (++consumed >= credit / 2) {
+          this.channel.send({ type: MessageType.Credit, id, blocks: consumed });
+          outstanding += consumed;
+          consumed = 0;
+        }
+      }
+    } finally {
+      this.streams.delete(id);
+    }
+  }
+
+  async chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
+    const m = await this.request((id) => ({ type: MessageType.ChunkDigests, id, offset, length, chunkSize }));
+    if (m.type !== MessageType.DigestList) throw this.unexpected(m, 'DIGEST_LIST');
+    const digestLength = this.options.hash.digestLength;
+    const count = Math.ceil(length / chunkSize);
+    if (m.digests.length !== count * digestLength) {
+      throw new ProtocolError(`DIGEST_LIST of ${m.digests.length} bytes, expected ${count} digests of ${digestLength} bytes`);
+    }
+    const out: Buffer[] = [];
+    for (let i = 0; i < count; i++) out.push(m.digests.subarray(i * digestLength, (i + 1) * digestLength));
+    return out;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const m = await this.request((id) => ({ type: MessageType.Read, id, offset, length }));
+    if (m.type !== MessageType.Data) throw this.unexpected(m, 'DATA');
+    if (m.offset !== offset || m.rawLength !== length) {
+      throw new ProtocolError(`DATA for ${m.offset}+${m.rawLength}, asked for ${offset}+${length}`);
+    }
+    return decodeBlock(m.encoding, m.payload, length);
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    this.throwIfFailed();
+    await this.writes.add(data.length, async () => {
+      const { encoding, payload } = await encodeBlock(data, this.options.zlevel);
+      this.throwIfFailed();
+      if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding, payload })) {
+        await this.channel.drained();
+      }
+      this.throwIfFailed();
+    });
+  }
+
+  async flush(): Promise<void> {
+    await this.writes.drain();
+    const m = await this.request((id) => ({ type: MessageType.Flush, id }));
+    if (m.type !== MessageType.Flushed) throw this.unexpected(m, 'FLUSHED');
+    this.lastCounters = { bytesRead: m.bytesRead, bytesWritten: m.bytesWritten };
+  }
+
+  async counters(): Promise<IoCounters> {
+    if (this.failure === undefined && !this.closing) await this.flush();
+    return this.lastCounters;
+  }
+
+  /** Says BYE and waits for the agent to exit. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.failure === undefined) {
+      await this.writes.drain().catch(() => undefined);
+      this.channel.send({ type: MessageType.Bye });
+      await this.channel.endOutput();
+    }
+    await this.link.close();
+    await this.explaining;
+  }
+
+  /** Ends a session that failed before it was usable. */
+  private async abandon(): Promise<void> {
+    this.closing = true;
+    await this.link.close();
+    await this.explaining;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * SYNC: both devices hash their blocks at the same time (one of them on the agent's
+ * core), the engine compares the digests as they stream in, and only blocks whose
+ * digests differ are moved. With --chunk a differing block is compared again chunk
+ * by chunk and only differing chunks are moved. Transfers of differing blocks run
+ * in a bounded window while the comparison goes on.
+ */
+import { chunkDigestsOf } from '../device/local-device.js';
+import type { BlockDigest, Device } from '../device/device.js';
+import { BoundedWindow } from '../util/bounded-window.js';
+import type { EngineContext } from './engine-context.js';
+import { emptyCounters, type TransferCounters } from './transfer-counters.js';
+import { zipDigests } from './zip-digests.js';
+
+/** Bytes of differing blocks being moved at once. */
+const TRANSFER_WINDOW = 64 * 1024 * 1024;
+
+export async function syncDevices(source: Device, destination: Device, ctx: EngineContext): Promise<TransferCounters> {
+  const counters = emptyCounters();
+  const transfers = new BoundedWindow(TRANSFER_WINDOW);
+  ctx.progress.start('SYNC', ctx.size);
+  const pairs = zipDigests(
+    source.digests(0, ctx.size, ctx.blockSize, ctx.signal),
+    destination.digests(0, ctx.size, ctx.blockSize, ctx.signal),
+  );
+  for await (const [s, d] of pairs) {
+    counters.blocksCompared++;
+    ctx.progress.update(s.offset + s.length);
+    if (s.digest.equals(d.digest)) continue;
+    counters.blocksDiffering++;
+    if (ctx.log.debugEnabled) {
+      ctx.log.debug(`block at ${s.offset}+${s.length} differs: source ${s.digest.toString('hex')}, destination ${d.digest.toString('hex')}`);
+    }
+    ctx.signal.throwIfAborted();
+    await transfers.add(s.length, () => moveBlock(source, destination, s, d, ctx, counters));
+  }
+  await transfers.drain();
+  await destination.flush();
+  ctx.progress.end();
+  return counters;
+}
+
+/** Moves one differing block, or only its differing chunks. */
+export async function moveBlock(
+  source: Device,
+  destination: Device,
+  s: BlockDigest,
+  d: BlockDigest | undefined,
+  ctx: EngineContext,
+  counters: TransferCounters,
+): Promise<void> {
+  const chunkSize = ctx.chunkSize;
+  if (chunkSize === undefined || chunkSize >= s.length || d === undefined) {
+    const data = s.data ?? (await source.read(s.offset, s.length));
+    await destination.write(s.offset, data);
+    counters.writes++;
+    counters.bytesWritten += s.length;
+    return;
+  }
+  const [sourceChunks, destinationChunks] = await Promise.all([
+    s.data !== undefined ? chunkDigestsOf(s.data, chunkSize, ctx.digest) : source.chunkDigests(s.offset, s.length, chunkSize),
+    d.data !== undefined ? chunkDigestsOf(d.data, chunkSize, ctx.digest) : destination.chunkDigests(d.offset, d.length, chunkSize),
+  ]);
+  for (let i = 0; i < sourceChunks.length; i++) {
+    if (sourceChunks[i]!.equals(destinationChunks[i]!)) continue;
+    const at = i * chunkSize;
+    const length = Math.min(chunkSize, s.length - at);
+    counters.chunksDiffering++;
+    if (ctx.log.debugEnabled) ctx.log.debug(`chunk at ${s.offset + at}+${length} differs`);
+    const data = s.data !== undefined ? s.data.subarray(at, at + length) : await source.read(s.offset + at, length);
+    await destination.write(s.offset + at, data);
+    counters.writes++;
+    counters.bytesWritten += length;
+  }
+}

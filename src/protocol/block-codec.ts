@@ -1,0 +1,80 @@
+/**
+ * How a block travels: raw, zlib-compressed, or as a zero marker. Compression runs
+ * on libuv's thread pool (zlib's async API), so several blocks compress at once on
+ * every core while the main thread keeps hashing.
+ */
+import { promisify } from 'node:util';
+import { deflate, inflate, deflateSync } from 'node:zlib';
+import { ProtocolError } from '../errors.js';
+import { Encoding } from './protocol.js';
+
+const deflateAsync = promisify(deflate);
+const inflateAsync = promisify(inflate);
+
+export interface EncodedBlock {
+  encoding: Encoding;
+  payload: Buffer;
+}
+
+let zeros = Buffer.alloc(0);
+
+/** True when every byte of `data` is zero (memcmp against a shared zero buffer). */
+export function isAllZero(data: Uint8Array): boolean {
+  if (zeros.length < data.length) zeros = Buffer.alloc(Math.max(data.length, 64 * 1024));
+  return Buffer.compare(data, zeros.subarray(0, data.length)) === 0;
+}
+
+const SAMPLE = 8 * 1024;
+
+/**
+ * Guesses, for a few KiB of cost, whether deflate would gain anything: three
+ * samples compressed at level 1. Random or already-compressed data fails all three,
+ * and is then sent raw instead of spending level-9 effort for nothing.
+ */
+export function looksIncompressible(data: Uint8Array): boolean {
+  if (data.length < 4 * SAMPLE) return false;
+  const starts = [0, Math.floor(data.length / 2) - SAMPLE / 2, data.length - SAMPLE];
+  for (const s of starts) {
+    const out = deflateSync(data.subarray(s, s + SAMPLE), { level: 1 });
+    if (out.length < SAMPLE * 0.97) return false;
+  }
+  return true;
+}
+
+export async function encodeBlock(data: Buffer, zlevel: number): Promise<EncodedBlock> {
+  if (isAllZero(data)) return { encoding: Encoding.Zero, payload: Buffer.alloc(0) };
+  if (zlevel === 0 || looksIncompressible(data)) return { encoding: Encoding.Raw, payload: data };
+  const packed = await deflateAsync(data, { level: zlevel });
+  if (packed.length >= data.length) return { encoding: Encoding.Raw, payload: data };
+  return { encoding: Encoding.Zlib, payload: packed };
+}
+
+/** Restores a block, refusing anything that is not exactly `rawLength` bytes. */
+export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength: number): Promise<Buffer> {
+  switch (encoding) {
+    case Encoding.Raw:
+      if (payload.length !== rawLength) {
+        throw new ProtocolError(`raw block of ${payload.length} bytes where ${rawLength} were announced`);
+      }
+      return payload;
+    case Encoding.Zero:
+      if (payload.length !== 0) throw new ProtocolError('zero block carries a payload');
+      return Buffer.alloc(rawLength);
+    case Encoding.Zlib: {
+      let out: Buffer;
+      try {
+        out = await inflateAsync(payload, { maxOutputLength: Math.max(rawLength, 1) });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new ProtocolError(`compressed block inflates past its announced ${rawLength} bytes`);
+        }
+        throw new ProtocolError(`compressed block is corrupt (${code ?? String(error)})`);
+      }
+      if (out.length !== rawLength) {
+        throw new ProtocolError(`compressed block inflates to ${out.length} bytes, ${rawLength} were announced`);
+      }
+      return out;
+    }
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * The basyn wire protocol: how the engine (client) talks to an agent serving one
+ * device, over ssh or over the pipes of a local child process.
+ *
+ * PROTOCOL_VERSION 1. Full prose in docs/protocol.md; this block is the reference.
+ *
+ * Frame (all integers big-endian; u64 values must be <= 2^53-1):
+ *
+ *   offset  size  field
+ *   0       4     N: body length in bytes, 1 <= N <= the receiver's frame limit
+ *   4       1     message type (table below)
+ *   5       N-1   message fields, in the order listed
+ *
+ * A receiver rejects a frame whose N is 0 or over its limit before allocating
+ * anything for it. Before OPEN the limit is HANDSHAKE_FRAME_LIMIT; after OPEN it is
+ * frameLimitFor(blockSize) on both ends. `str` is a u32 byte length then UTF-8;
+ * `rest` is the remaining bytes of the frame.
+ *
+ *   type  name          direction       fields
+ *   0x01  HELLO         both, first     u32 magic 0x4253594e ("BSYN"), u16 version,
+ *                                       u16 min version accepted, str software
+ *                                       (e.g. "basyn 0.1.0 node v20.20.2")
+ *   0x10  OPEN          client->agent   u32 id, u8 flags (bit0 writable), u8 hash id,
+ *                                       u8 zlevel, u32 block size (largest block or
+ *                                       chunk that will be asked for), str path
+ *   0x11  OPENED        agent->client   u32 id, u64 size, u8 kind (0 file, 1 block device)
+ *   0x12  DIGEST_STREAM client->agent   u32 id, u64 start, u64 end, u32 block size,
+ *                                       u32 credit (blocks the agent may send ahead)
+ *   0x13  DIGESTS       agent->client   u32 id, u64 offset of the first block, rest:
+ *                                       digests of consecutive blocks
+ *   0x14  CREDIT        client->agent   u32 id, u32 more blocks for stream id
+ *   0x15  END           agent->client   u32 id: stream id has sent its last block
+ *   0x16  CHUNK_DIGESTS client->agent   u32 id, u64 offset, u32 length, u32 chunk size
+ *   0x17  DIGEST_LIST   agent->client   u32 id, rest: one digest per chunk
+ *   0x18  READ          client->agent   u32 id, u64 offset, u32 length
+ *   0x19  READ_STREAM   client->agent   u32 id, u64 start, u64 end, u32 block size, u32 credit
+ *   0x1a  DATA          agent->client   u32 id, u64 offset, u32 raw length, u8 encoding, rest: payload
+ *   0x1b  WRITE         client->agent   u64 offset, u32 raw length, u8 encoding, rest: payload
+ *   0x1c  FLUSH         client->agent   u32 id: finish every earlier WRITE, then fsync
+ *   0x1d  FLUSHED       agent->client   u32 id, u64 bytes read, u64 bytes written (totals so far)
+ *   0x1e  ERROR         agent->client   u32 id (0: not tied to a request; fatal), u8 code,
+ *                                       u64 offset (2^53-1 when none), str operation, str message
+ *   0x1f  BYE           client->agent   (no fields): close the device and exit
+ *
+ * Encodings (DATA, WRITE): 0 raw (payload is the block), 1 zlib (payload inflates to
+ * exactly raw length bytes), 2 zero (empty payload; the block is raw length zero bytes).
+ */
+import { ProtocolError } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 1;
+export const PROTOCOL_MAGIC = 0x4253594e;
+export const HANDSHAKE_FRAME_LIMIT = 64 * 1024;
+/** No offset: sent in ERROR when the failure is not at a byte position. */
+export const NO_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** The largest frame either end accepts once blocks of `blockSize` bytes are in play. */
+export function frameLimitFor(blockSize: number): number {
+  return Math.max(HANDSHAKE_FRAME_LIMIT, blockSize + 64);
+}
+
+export const enum MessageType {
+  Hello = 0x01,
+  Open = 0x10,
+  Opened = 0x11,
+  DigestStream = 0x12,
+  Digests = 0x13,
+  Credit = 0x14,
+  End = 0x15,
+  ChunkDigests = 0x16,
+  DigestList = 0x17,
+  Read = 0x18,
+  ReadStream = 0x19,
+  Data = 0x1a,
+  Write = 0x1b,
+  Flush = 0x1c,
+  Flushed = 0x1d,
+  Error = 0x1e,
+  Bye = 0x1f,
+}
+
+export const enum Encoding {
+  Raw = 0,
+  Zlib = 1,
+  Zero = 2,
+}
+
+export const enum DeviceKind {
+  File = 0,
+  BlockDevice = 1,
+}
+
+/** ERROR codes: what kind of failure the agent met. */
+export const enum ErrorCode {
+  /** I/O on the device failed (EIO, ENOSPC, short read...). */
+  Device = 1,
+  /** The request was malformed or out of range; the agent stops. */
+  Protocol = 2,
+  /** The device could not be opened. */
+  Open = 3,
+}
+
+export type Message =
+  | { type: MessageType.Hello; magic: number; version: number; minVersion: number; software: string }
+  | { type: MessageType.Open; id: number; writable: boolean; hashId: number; zlevel: number; blockSize: number; path: string }
+  | { type: MessageType.Opened; id: number; size: number; kind: DeviceKind }
+  | { type: MessageType.DigestStream; id: number; start: number; end: number; blockSize: number; credit: number }
+  | { type: MessageType.Digests; id: number; offset: number; digests: Buffer }
+  | { type: MessageType.Credit; id: number; blocks: number }
+  | { type: MessageType.End; id: number }
+  | { type: MessageType.ChunkDigests; id: number; offset: number; length: number; chunkSize: number }
+  | { type: MessageType.DigestList; id: number; digests: Buffer }
+  | { type: MessageType.Read; id: number; offset: number; length: number }
+  | { type: MessageType.ReadStream; id: number; start: number; end: number; blockSize: number; credit: number }
+  | { type: MessageType.Data; id: number; offset: number; rawLength: number; encoding: Encoding; payload: Buffer }
+  | { type: MessageType.Write; offset: number; rawLength: number; encoding: Encoding; payload: Buffer }
+  | { type: MessageType.Flush; id: number }
+  | { type: MessageType.Flushed; id: number; bytesRead: number; bytesWritten: number }
+  | { type: MessageType.Error; id: number; code: ErrorCode; offset: number; operation: string; message: string }
+  | { type: MessageType.Bye };
+
+/** Builds the fixed part of a frame; payloads are appended without copying. */
+class FieldWriter {
+  private readonly buf: Buffer;
+  private pos = 5;
+  constructor(type: MessageType, capacity: number) {
+    this.buf = Buffer.allocUnsafe(5 + capacity);
+    this.buf[4] = type;
+  }
+  u8(v: number): this {
+    this.buf[this.pos++] = v;
+    return this;
+  }
+  u16(v: number): this {
+    this.buf.writeUInt16BE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+  u64(v: number): this {
+    this.buf.writeBigUInt64BE(BigInt(v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+  str(s: Buffer): this {
+    this.u32(s.length);
+    s.copy(this.buf, this.pos);
+    this.pos += s.length;
+    return this;
+  }
+  /** The frame as [head] or [head, payload], with the length prefix filled in. */
+  finish(payload?: Buffer): Buffer[] {
+    const head = this.buf.subarray(0, this.pos);
+    const bodyLength = this.pos - 4 + (payload?.length ?? 0);
+    head.writeUInt32BE(bodyLength, 0);
+    return payload !== undefined && payload.length > 0 ? [head, payload] : [head];
+  }
+}
+
+/** Encodes one message as the buffers of one frame (header fields, then any payload). */
+export function encodeMessage(m: Message): Buffer[] {
+  switch (m.type) {
+    case MessageType.Hello: {
+      const s = Buffer.from(m.software, 'utf8');
+      return new FieldWriter(m.type, 12 + s.length).u32(m.magic).u16(m.version).u16(m.minVersion).str(s).finish();
+    }
+    case MessageType.Open: {
+      const p = Buffer.from(m.path, 'utf8');
+      return new FieldWriter(m.type, 15 + p.length)
+        .u32(m.id).u8(m.writable ? 1 : 0).u8(m.hashId).u8(m.zlevel).u32(m.blockSize).str(p).finish();
+    }
+    case MessageType.Opened:
+      return new FieldWriter(m.type, 13).u32(m.id).u64(m.size).u8(m.kind).finish();
+    case MessageType.DigestStream:
+      return new FieldWriter(m.type, 28).u32(m.id).u64(m.start).u64(m.end).u32(m.blockSize).u32(m.credit).finish();
+    case MessageType.Digests:
+      return new FieldWriter(m.type, 12).u32(m.id).u64(m.offset).finish(m.digests);
+    case MessageType.Credit:
+      return new FieldWriter(m.type, 8).u32(m.id).u32(m.blocks).finish();
+    case MessageType.End:
+      return new FieldWriter(m.type, 4).u32(m.id).finish();
+    case MessageType.ChunkDigests:
+      return new FieldWriter(m.type, 20).u32(m.id).u64(m.offset).u32(m.length).u32(m.chunkSize).finish();
+    case MessageType.DigestList:
+      return new FieldWriter(m.type, 4).u32(m.id).finish(m.digests);
+    case MessageType.Read:
+      return new FieldWriter(m.type, 16).u32(m.id).u64(m.offset).u32(m.length).finish();
+    case MessageType.ReadStream:
+      return new FieldWriter(m.type, 28).u32(m.id).u64(m.start).u64(m.end).u32(m.blockSize).u32(m.credit).finish();
+    case MessageType.Data:
+      return new FieldWriter(m.type, 17).u32(m.id).u64(m.offset).u32(m.rawLength).u8(m.encoding).finish(m.payload);
+    case MessageType.Write:
+      return new FieldWriter(m.type, 13).u64(m.offset).u32(m.rawLength).u8(m.encoding).finish(m.payload);
+    case MessageType.Flush:
+      return new FieldWriter(m.type, 4).u32(m.id).finish();
+    case MessageType.Flushed:
+      return new FieldWriter(m.type, 20).u32(m.id).u64(m.bytesRead).u64(m.bytesWritten).finish();
+    case MessageType.Error: {
+      const op = Buffer.from(m.operation, 'utf8');
+      const text = Buffer.from(m.message.slice(0, 4000), 'utf8');
+      return new FieldWriter(m.type, 21 + op.length + text.length)
+        .u32(m.id).u8(m.code).u64(m.offset).str(op).str(text).finish();
+    }
+    case MessageType.Bye:
+      return new FieldWriter(m.type, 0).finish();
+  }
+}
+
+/** Reads fields of one frame body, throwing ProtocolError on any overrun. */
+class FieldReader {
+  private pos = 1;
+  constructor(private readonly body: Buffer) {}
+  private need(n: number): void {
+    if (this.pos + n > this.body.length) {
+      throw new ProtocolError(`truncated ${messageName(this.body[0]!)} frame (${this.body.length} bytes)`);
+    }
+  }
+  u8(): number {
+    this.need(1);
+    return this.body[this.pos++]!;
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.body.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.body.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(): number {
+    this.need(8);
+    const v = this.body.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ProtocolError(`${messageName(this.body[0]!)} frame holds an integer over 2^53-1`);
+    }
+    return Number(v);
+  }
+  str(): string {
+    const n = this.u32();
+    this.need(n);
+    const s = this.body.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  rest(): Buffer {
+    const r = this.body.subarray(this.pos);
+    this.pos = this.body.length;
+    return r;
+  }
+  done(): void {
+    if (this.pos !== this.body.length) {
+      throw new ProtocolError(`${messageName(this.body[0]!)} frame has ${this.body.length - this.pos} extra bytes`);
+    }
+  }
+}
+
+const MESSAGE_NAMES: Record<number, string> = {
+  0x01: 'HELLO', 0x10: 'OPEN', 0x11: 'OPENED', 0x12: 'DIGEST_STREAM', 0x13: 'DIGESTS', 0x14: 'CREDIT',
+  0x15: 'END', 0x16: 'CHUNK_DIGESTS', 0x17: 'DIGEST_LIST', 0x18: 'READ', 0x19: 'READ_STREAM', 0x1a: 'DATA',
+  0x1b: 'WRITE', 0x1c: 'FLUSH', 0x1d: 'FLUSHED', 0x1e: 'ERROR', 0x1f: 'BYE',
+};
+
+export function messageName(type: number): string {
+  return MESSAGE_NAMES[type] ?? `unknown type 0x${type.toString(16).padStart(2, '0')}`;
+}
+
+function encodingOf(v: number): Encoding {
+  if (v !== Encoding.Raw && v !== Encoding.Zlib && v !== Encoding.Zero) {
+    throw new ProtocolError(`unknown block encoding ${v}`);
+  }
+  return v;
+}
+
+/** Decodes one frame body (type byte first). Throws ProtocolError on anything malformed. */
+export function decodeMessage(body: Buffer): Message {
+  const r = new FieldReader(body);
+  const type = body[0]!;
+  let m: Message;
+  switch (type) {
+    case MessageType.Hello:
+      m = { type, magic: r.u32(), version: r.u16(), minVersion: r.u16(), software: r.str() };
+      break;
+    case MessageType.Open:
+      m = { type, id: r.u32(), writable: (r.u8() & 1) === 1, hashId: r.u8(), zlevel: r.u8(), blockSize: r.u32(), path: r.str() };
+      break;
+    case MessageType.Opened: {
+      const id = r.u32();
+      const size = r.u64();
+      const kind = r.u8();
+      if (kind !== DeviceKind.File && kind !== DeviceKind.BlockDevice) throw new ProtocolError(`unknown device kind ${kind}`);
+      m = { type, id, size, kind };
+      break;
+    }
+    case MessageType.DigestStream:
+      m = { type, id: r.u32(), start: r.u64(), end: r.u64(), blockSize: r.u32(), credit: r.u32() };
+      break;
+    case MessageType.Digests:
+      m = { type, id: r.u32(), offset: r.u64(), digests: r.rest() };
+      break;
+    case MessageType.Credit:
+      m = { type, id: r.u32(), blocks: r.u32() };
+      break;
+    case MessageType.End:
+      m = { type, id: r.u32() };
+      break;
+    case MessageType.ChunkDigests:
+      m = { type, id: r.u32(), offset: r.u64(), length: r.u32(), chunkSize: r.u32() };
+      break;
+    case MessageType.DigestList:
+      m = { type, id: r.u32(), digests: r.rest() };
+      break;
+    case MessageType.Read:
+      m = { type, id: r.u32(), offset: r.u64(), length: r.u32() };
+      break;
+    case MessageType.ReadStream:
+      m = { type, id: r.u32(), start: r.u64(), end: r.u64(), blockSize: r.u32(), credit: r.u32() };
+      break;
+    case MessageType.Data:
+      m = { type, id: r.u32(), offset: r.u64(), rawLength: r.u32(), encoding: encodingOf(r.u8()), payload: r.rest() };
+      break;
+    case MessageType.Write:
+      m = { type, offset: r.u64(), rawLength: r.u32(), encoding: encodingOf(r.u8()), payload: r.rest() };
+      break;
+    case MessageType.Flush:
+      m = { type, id: r.u32() };
+      break;
+    case MessageType.Flushed:
+      m = { type, id: r.u32(), bytesRead: r.u64(), bytesWritten: r.u64() };
+      break;
+    case MessageType.Error:
+      m = { type, id: r.u32(), code: r.u8(), offset: r.u64(), operation: r.str(), message: r.str() };
+      break;
+    case MessageType.Bye:
+      m = { type };
+      break;
+    default:
+      throw new ProtocolError(`unknown message type 0x${type.toString(16).padStart(2, '0')}`);
+  }
+  r.done();
+  return m;
+}
+
+/**
+ * Splits a byte stream into frame bodies. Checks each length against the current
+ * limit before buffering the body, so a hostile length costs nothing.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected = -1;
+
+  constructor(private limit: number = HANDSHAKE_FRAME_LIMIT) {}
+
+  setLimit(limit: number): void {
+    this.limit = limit;
+  }
+
+  /** Bytes held that do not yet form a whole frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /** Feeds bytes; returns the frame bodies completed by them, in order. */
+  push(chunk: Buffer): Buffer[] {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const bodies: Buffer[] = [];
+    for (;;) {
+      if (this.expected < 0) {
+        if (this.buffered < 4) break;
+        const head = this.take(4);
+        const n = head.readUInt32BE(0);
+        if (n === 0 || n > this.limit) {
+          throw new ProtocolError(`frame length ${n} is outside 1..${this.limit}`);
+        }
+        this.expected = n;
+      }
+      if (this.buffered < this.expected) break;
+      bodies.push(this.take(this.expected));
+      this.expected = -1;
+    }
+    return bodies;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - filled);
+        c.copy(out, filled, 0, k);
+        filled += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}

@@ -1,0 +1,15 @@
+/** --verbose lines (timestamped, stdout) and --debug lines (stderr), as the engine's log. */
+import type { EngineLog } from '../engine/engine-context.js';
+
+export function timestamp(d = new Date()): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function consoleLog(options: { verbose: boolean; debug: boolean }, out = process.stdout, err = process.stderr): EngineLog {
+  return {
+    verbose: options.verbose ? (message) => out.write(`${timestamp()}: ${message}\n`) : () => undefined,
+    debug: options.debug ? (message) => err.write(`debug: ${message}\n`) : () => undefined,
+    debugEnabled: options.debug,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * --progress on stderr. On a terminal: one line redrawn in place, at most 5 times a
+ * second. Otherwise (a log file, a pipe): a plain line every few seconds.
+ */
+import type { ProgressListener } from '../engine/engine-context.js';
+import { formatBytes, formatDuration } from './units.js';
+
+export interface ProgressSink {
+  write(text: string): void;
+  readonly isTTY?: boolean;
+}
+
+export class ProgressPrinter implements ProgressListener {
+  private phase = '';
+  private total = 0;
+  private done = 0;
+  private started = 0;
+  private lastPrint = 0;
+  private active = false;
+  private readonly interval: number;
+
+  constructor(
+    private readonly sink: ProgressSink,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.interval = sink.isTTY === true ? 200 : 5000;
+  }
+
+  start(phase: string, total: number): void {
+    this.phase = phase;
+    this.total = total;
+    this.done = 0;
+    this.started = this.now();
+    this.lastPrint = this.started;
+    this.active = true;
+  }
+
+  update(done: number): void {
+    this.done = done;
+    const t = this.now();
+    if (t - this.lastPrint < this.interval) return;
+    this.lastPrint = t;
+    this.print(false);
+  }
+
+  end(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.print(true);
+  }
+
+  /** The progress line for the current state (exported for tests through render). */
+  render(final: boolean): string {
+    const elapsed = (this.now() - this.started) / 1000;
+    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const pct = this.total > 0 ? (100 * this.done) / this.total : 100;
+    const eta = final ? `in ${formatDuration(elapsed)}` : `ETA ${rate > 0 ? formatDuration((this.total - this.done) / rate) : '--:--'}`;
+    return `${this.phase} ${pct.toFixed(1).padStart(5)}% ${formatBytes(this.done)} / ${formatBytes(this.total)} ${formatBytes(rate)}/s ${eta}`;
+  }
+
+  private print(final: boolean): void {
+    const line = this.render(final);
+    if (this.sink.isTTY === true) this.sink.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
+    else this.sink.write(`${line}\n`);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Starts the agent: over ssh on a remote host, or as a child node process on this
+ * machine (no --host). Either way the agent's stdin and stdout carry the protocol and
+ * its stderr is kept to explain a failure (and shown, prefixed, with --debug).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import type { AgentLink } from '../device/remote-device.js';
+import { UsageError } from '../errors.js';
+import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript } from './agent-bootstrap.js';
+
+export interface SshTarget {
+  host: string;
+  /** Only passed to ssh when given, so ~/.ssh/config can set it otherwise. */
+  port?: number;
+  user?: string;
+}
+
+export interface AgentProcessOptions {
+  /** Where the agent runs; undefined: a child process on this machine. */
+  ssh?: SshTarget;
+  /** Receives each line the agent or ssh writes to stderr. */
+  onStderrLine?: (line: string) => void;
+  /** Extra environment for a local agent (tests). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface AgentExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class AgentProcess implements AgentLink {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly exited: Promise<AgentExit>;
+  /** "host backup.example" or "this machine". */
+  readonly where: string;
+  private readonly stderrTail: string[] = [];
+  private exit: AgentExit | undefined;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly isSsh: boolean,
+    where: string,
+    onStderrLine: ((line: string) => void) | undefined,
+  ) {
+    this.where = where;
+    this.stdin = child.stdin!;
+    this.stdout = child.stdout!;
+    // EPIPE when the agent is gone is reported through the exit, not as a crash.
+    this.stdin.on('error', () => undefined);
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) this.keepStderr(line, onStderrLine);
+    });
+    child.stderr!.on('end', () => {
+      if (partial !== '') this.keepStderr(partial, onStderrLine);
+      partial = '';
+    });
+    this.exited = new Promise((resolve) => {
+      child.on('error', (error) => {
+        this.stderrTail.push(`${this.isSsh ? 'ssh' : 'node'}: ${error.message}`);
+        this.exit = { code: 255, signal: null };
+        resolve(this.exit);
+      });
+      child.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  private keepStderr(line: string, onStderrLine: ((line: string) => void) | undefined): void {
+    const clean = line.replace(/\r$/, '');
+    if (clean.trim() === '') return;
+    this.stderrTail.push(clean);
+    if (this.stderrTail.length > 20) this.stderrTail.shift();
+    onStderrLine?.(clean);
+  }
+
+  static start(options: AgentProcessOptions): AgentProcess {
+    let child: ChildProcess;
+    let where: string;
+    if (options.ssh !== undefined) {
+      const { host, port, user } = options.ssh;
+      assertSafeHost(host);
+      const args = ['-T', '-e', 'none', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20'];
+      if (port !== undefined) args.push('-p', String(port));
+      if (user !== undefined) args.push('-l', user);
+      args.push('--', host, `exec node -e '${BOOTSTRAP}'`);
+      child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      where = `host ${host}`;
+    } else {
+      child = spawn(process.execPath, ['-e', BOOTSTRAP], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        env: { ...process.env, ...options.env },
+      });
+      where = 'this machine';
+    }
+    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine);
+    agent.stdin.write(framedAgentScript());
+    return agent;
+  }
+
+  get input(): Readable {
+    return this.stdout;
+  }
+
+  get output(): Writable {
+    return this.stdin;
+  }
+
+  async explainLoss(): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+    clearTimeout(timer);
+    return this.explainExit();
+  }
+
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  get hasExited(): boolean {
+    return this.exit !== undefined;
+  }
+
+  /** One line saying why the agent is gone, from its exit status and last stderr lines. */
+  explainExit(): string {
+    const exit = this.exit;
+    const last = this.stderrTail.filter((l) => !/^Warning: Permanently added/.test(l)).at(-1);
+    if (exit === undefined) return `the agent on ${this.where} stopped answering`;
+    if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return last.replace(/^basyn: /, '');
+    if (exit.code === BOOTSTRAP_EXIT_NO_SCRIPT) return `the agent on ${this.where} did not receive its script`;
+    if (exit.code === 127) return `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH)`;
+    if (this.isSsh && exit.code === 255) return `ssh to ${this.where} failed: ${last ?? 'no message from ssh'}`;
+    const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    return `the agent on ${this.where} ${status}${last !== undefined ? `: ${last}` : ''}`;
+  }
+
+  /** Closes the agent's stdin and waits for it to exit; kills it after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.exit !== undefined) return;
+    this.stdin.end();
+    const timer = setTimeout(() => this.kill(), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.exit === undefined) this.child.kill('SIGKILL');
+  }
+}
+
+/** A host is never allowed to become an ssh option. */
+export function assertSafeHost(host: string): void {
+  if (host === '') throw new UsageError('host name is empty');
+  if (host.startsWith('-')) throw new UsageError(`host "${host}" begins with "-"; refusing it so it cannot become an ssh option`);
+  if (/[\s\0]/.test(host)) throw new UsageError(`host "${host}" contains white space or NUL`);
+}
