@@ -206,7 +206,8 @@ export class RemoteDevice implements Device {
       offset: m.offset === NO_OFFSET ? undefined : m.offset,
     };
     if (m.code === ErrorCode.Protocol) return new ProtocolError(`the agent on ${this.link.where} refused the session: ${m.message}`, context);
-    return new DeviceError(m.message, context);
+    const where = this.link.where.startsWith('host ') ? ` on ${this.link.where}` : '';
+    return new DeviceError(`${m.message}${where}`, context);
   }
 
   private unexpected(m: Message, wanted: string): ProtocolError {
@@ -276,8 +277,12 @@ export class RemoteDevice implements Device {
       const item = state.items.shift();
       if (item !== undefined) return item;
       await new Promise<void>((resolve) => {
-        state.wake = resolve;
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = (): void => resolve();
+        state.wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

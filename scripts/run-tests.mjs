@@ -1,0 +1,22 @@
+// Runs every compiled test file (dist/**/*.test.js) with Node's own test runner.
+// Node 20 takes no glob, so the files are listed here; arguments are passed through
+// (e.g. `npm test -- --test-name-pattern=bitmap`).
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...find(path));
+    else if (entry.name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const files = find('dist').sort();
+const filter = process.env.BASYN_TEST_FILTER;
+const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...chosen], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
