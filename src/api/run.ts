@@ -15,6 +15,9 @@ import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
 import { digestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { AgentProcess } from '../transport/agent-process.js';
+import { BitmapFile } from '../bitmap/bitmap-file.js';
+import { bitmapSync } from '../engine/bitmap-sync.js';
+import { spotCheckBitmap } from '../engine/bitmap-spot-check.js';
 import { formatBytes } from '../report/units.js';
 
 export interface RunSettings {
@@ -30,6 +33,11 @@ export interface RunSettings {
   bufferSize: number;
   chunkSize?: number;
   zlevel: number;
+  bitmap?: string;
+  resetBitmap?: boolean;
+  updateBitmap?: boolean;
+  /** Spot-check the bitmap against the destination before trusting it (default true). */
+  bitmapCheck?: boolean;
 }
 
 export interface RunHooks {
@@ -49,6 +57,8 @@ export interface RunResult {
   remoteSize?: number;
   counters: TransferCounters;
   recheck?: RecheckResult;
+  /** Destination blocks read to check the bitmap belongs to the destination. */
+  bitmapSpotChecks?: number;
   /** Bytes received from and sent to the agent during the action (or the recheck alone). */
   traffic: { rx: number; tx: number };
   /** Seconds the action (or the recheck alone) took. */
@@ -94,7 +104,12 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     };
     const started = performance.now();
     const trafficBefore = remote?.traffic ?? { rx: 0, tx: 0 };
-    if (action !== undefined && local !== undefined && remote !== undefined) {
+    if (action !== undefined && settings.bitmap !== undefined) {
+      const [source, destination] = action === 'PUSH' ? [local!, remote] : [remote!, local];
+      result.counters = await withProgressContext(progress, () =>
+        syncWithBitmap(settings, source, destination, ctx, log, result),
+      );
+    } else if (action !== undefined && local !== undefined && remote !== undefined) {
       const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
       log.verbose(`${action} ${settings.mode} of ${size} bytes from ${source.label} to ${destination.label}, blocks of ${settings.bufferSize} bytes`);
       result.counters = await withProgressContext(progress, () =>
@@ -130,6 +145,30 @@ export function recheckFailure(r: RecheckResult | undefined): SyncError | undefi
     `recheck failed: ${r.blocksDiffering} of ${r.blocksCompared} blocks differ, the first at offset ${r.firstDifference}`,
     { offset: r.firstDifference, operation: 'recheck' },
   );
+}
+
+async function syncWithBitmap(
+  settings: RunSettings,
+  source: Device,
+  destination: Device | undefined,
+  ctx: EngineContext,
+  log: EngineLog,
+  result: RunResult,
+): Promise<TransferCounters> {
+  const unit = settings.chunkSize ?? settings.bufferSize;
+  const bitmap = await BitmapFile.open(settings.bitmap!, { deviceSize: ctx.size, blockSize: unit, hash: settings.hash }, { reset: settings.resetBitmap === true });
+  try {
+    log.verbose(`bitmap ${bitmap.path}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
+    if (destination !== undefined && !bitmap.fresh && settings.updateBitmap !== true && settings.bitmapCheck !== false) {
+      result.bitmapSpotChecks = await spotCheckBitmap(bitmap, destination, ctx.size);
+      log.verbose(`bitmap spot check: ${result.bitmapSpotChecks} destination blocks match their entries`);
+    }
+    const mode = settings.updateBitmap === true ? 'update' : 'bitmap';
+    log.verbose(`${settings.action} SYNC with bitmap${mode === 'update' ? ' update' : ''} from ${source.label}${destination !== undefined ? ` to ${destination.label}` : ' (no destination: bitmap only)'}`);
+    return await bitmapSync(source, destination, bitmap, { ...ctx, blockSize: unit, chunkSize: undefined }, mode);
+  } finally {
+    await bitmap.close();
+  }
 }
 
 function checkSizes(action: Action | undefined, local: Device | undefined, remote: Device | undefined): number {

@@ -44,6 +44,10 @@ Bitmap (SYNC only; the bitmap file is always on the local machine):
                         not read.
        --update-bitmap  Do a normal SYNC (reading both devices) and record the source
                         digests in the bitmap.
+       --no-bitmap-check
+                        Skip the spot check that reads 8 destination blocks to make sure
+                        the bitmap belongs to this destination.
+                        With --chunk, the bitmap stores one digest per chunk.
 
 Output:
        --stat           Print a STAT line with sizes, traffic, time and bandwidth

@@ -32,6 +32,8 @@ export interface Options {
   bitmap?: string;
   resetBitmap: boolean;
   updateBitmap: boolean;
+  /** Read a few destination blocks to check the bitmap belongs to it (default on). */
+  bitmapCheck: boolean;
   help: boolean;
   version: boolean;
 }
@@ -66,6 +68,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'bitmap', short: 'b', value: true },
   { long: 'reset-bitmap', value: false },
   { long: 'update-bitmap', value: false },
+  { long: 'no-bitmap-check', value: false },
   { long: 'help', value: false },
   { long: 'version', value: false },
 ];
@@ -147,6 +150,7 @@ export function parseOptions(argv: readonly string[]): Options {
     zlevel: DEFAULT_ZLEVEL,
     resetBitmap: flag('reset-bitmap'),
     updateBitmap: flag('update-bitmap'),
+    bitmapCheck: !flag('no-bitmap-check'),
     help: flag('help'),
     version: flag('version'),
   };
@@ -215,6 +219,7 @@ function validate(o: Options): void {
   if (o.bitmap !== undefined && o.mode !== 'SYNC') throw new UsageError('-b/--bitmap needs -m/--mode SYNC');
   if (o.resetBitmap && o.bitmap === undefined) throw new UsageError('--reset-bitmap needs -b/--bitmap');
   if (o.updateBitmap && o.bitmap === undefined) throw new UsageError('--update-bitmap needs -b/--bitmap');
+  if (!o.bitmapCheck && o.bitmap === undefined) throw new UsageError('--no-bitmap-check needs -b/--bitmap');
   if (o.resetBitmap && o.updateBitmap) throw new UsageError("--reset-bitmap and --update-bitmap can't be used together");
   if (o.recheck && (o.local === undefined || o.remote === undefined)) throw new UsageError('--recheck needs both -l/--local and -r/--remote');
   if (o.updateBitmap && (o.local === undefined || o.remote === undefined)) {

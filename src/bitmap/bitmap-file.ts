@@ -1,0 +1,155 @@
+/**
+ * An open, locked, validated bitmap file. Entries are read and written in place by
+ * position; nothing is held in memory beyond the pages the caller asks for, so a
+ * bitmap of a multi-terabyte device costs no more RAM than a small one.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { BitmapError, systemErrorText } from '../errors.js';
+import type { HashAlgorithm } from '../hash/hash-algorithms.js';
+import { BITMAP_HEADER_SIZE, encodeHeader, entryCount, expectedFileSize, validateBitmap } from './bitmap-format.js';
+import { lockBitmap, type BitmapLock } from './bitmap-lock.js';
+
+export interface BitmapExpectation {
+  deviceSize: number;
+  blockSize: number;
+  hash: HashAlgorithm;
+}
+
+export class BitmapFile {
+  readonly entries: number;
+  readonly digestLength: number;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    private readonly lock: BitmapLock,
+    readonly blockSize: number,
+    readonly deviceSize: number,
+    hash: HashAlgorithm,
+    /** True when this run created (or reset) the file: every entry is unknown. */
+    readonly fresh: boolean,
+  ) {
+    this.entries = entryCount(deviceSize, blockSize);
+    this.digestLength = hash.digestLength;
+  }
+
+  /**
+   * Locks, then opens and validates the bitmap, creating it (every entry unknown)
+   * when it does not exist or when `reset` is set. Validation failures leave the
+   * file untouched.
+   */
+  static async open(path: string, expect: BitmapExpectation, options: { reset: boolean }): Promise<BitmapFile> {
+    const lock = await lockBitmap(path);
+    try {
+      const fail = (what: string, error: unknown): never => {
+        throw new BitmapError(`bitmap ${path}: ${what}: ${systemErrorText(error)}`, { device: path, operation: what });
+      };
+      let exists = true;
+      try {
+        const info = await stat(path);
+        if (!info.isFile()) throw new BitmapError(`bitmap ${path} is not a regular file`, { device: path, operation: 'open' });
+      } catch (error) {
+        if (error instanceof BitmapError) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('cannot open', error);
+        exists = false;
+      }
+      if (!exists || options.reset) {
+        const handle = await open(path, exists ? 'r+' : 'wx+', 0o644).catch((e: unknown) => fail('cannot create', e));
+        try {
+          await writeFresh(handle, expect);
+        } catch (error) {
+          await handle.close().catch(() => undefined);
+          fail('cannot write', error);
+        }
+        if (!exists) await syncDirectory(dirname(path));
+        return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, true);
+      }
+      const handle = await open(path, 'r+').catch((e: unknown) => fail('cannot open', e));
+      try {
+        const head = Buffer.alloc(BITMAP_HEADER_SIZE);
+        const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
+        const { size } = await handle.stat();
+        validateBitmap(path, head.subarray(0, bytesRead), size, {
+          deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
+        });
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        throw error;
+      }
+      return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, false);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private fail(operation: string, error: unknown): BitmapError {
+    return new BitmapError(`bitmap ${this.path}: ${operation} failed: ${systemErrorText(error)}`, { device: this.path, operation });
+  }
+
+  /** Reads `count` entries from entry `first` (one buffer, entries back to back). */
+  async read(first: number, count: number): Promise<Buffer> {
+    const n = Math.max(0, Math.min(count, this.entries - first));
+    const buffer = Buffer.alloc(n * this.digestLength);
+    let done = 0;
+    while (done < buffer.length) {
+      const { bytesRead } = await this.handle
+        .read(buffer, done, buffer.length - done, BITMAP_HEADER_SIZE + first * this.digestLength + done)
+        .catch((e: unknown) => Promise.reject(this.fail('read', e)));
+      if (bytesRead === 0) throw new BitmapError(`bitmap ${this.path} is shorter than its header says`, { device: this.path });
+      done += bytesRead;
+    }
+    return buffer;
+  }
+
+  /** Writes consecutive entries starting at entry `first`. */
+  async write(first: number, digests: Buffer): Promise<void> {
+    if (first < 0 || first * this.digestLength + digests.length > this.entries * this.digestLength) {
+      throw new BitmapError(`bitmap ${this.path}: entry ${first} is out of range`, { device: this.path });
+    }
+    let done = 0;
+    while (done < digests.length) {
+      const { bytesWritten } = await this.handle
+        .write(digests, done, digests.length - done, BITMAP_HEADER_SIZE + first * this.digestLength + done)
+        .catch((e: unknown) => Promise.reject(this.fail('write', e)));
+      done += bytesWritten;
+    }
+  }
+
+  /** Makes every earlier write durable. */
+  async sync(): Promise<void> {
+    await this.handle.datasync().catch((e: unknown) => Promise.reject(this.fail('fsync', e)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close().catch(() => undefined);
+    await this.lock.release();
+  }
+}
+
+/** Writes the header and N unknown (zero) entries, truncating anything longer. */
+async function writeFresh(handle: FileHandle, expect: BitmapExpectation): Promise<void> {
+  const size = expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength);
+  // Zero the entries first, then write the header: a crash in between leaves a file
+  // without a valid magic, never a valid header over stale entries.
+  await handle.truncate(0);
+  await handle.truncate(size);
+  await handle.sync();
+  const header = encodeHeader({ deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id });
+  await handle.write(header, 0, header.length, 0);
+  await handle.sync();
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  try {
+    const dir = await open(path, 'r');
+    await dir.sync().catch(() => undefined);
+    await dir.close();
+  } catch {
+    // Some file systems can't open or fsync a directory; the file itself is synced.
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * SYNC with a bitmap file. The source's digests (per bitmap unit: --chunk when
+ * given, else --buffer) are compared with the digests recorded in the bitmap, and
+ * the destination is never read; with --update-bitmap they are compared with the
+ * destination's digests instead, and the bitmap is brought up to date as well.
+ *
+ * Crash safety (the invariant of DESIGN.md: an entry equals a source digest only if
+ * the destination durably holds that block) comes from the order of a commit:
+ *   1. the entries of a batch of blocks to be written are set to "unknown" and the
+ *      bitmap is fsynced;
+ *   2. the blocks are written, and the destination is flushed (fsync on its side);
+ *   3. only then are the new digests written into the bitmap.
+ * A kill at any point leaves each entry either unknown or equal to what the
+ * destination durably holds. Batches are cut by bytes or by time, never per block,
+ * and two may be in flight so the link stays busy while one waits for its flush.
+ */
+import { BitmapError } from '../errors.js';
+import { BoundedWindow } from '../util/bounded-window.js';
+import type { BitmapFile } from '../bitmap/bitmap-file.js';
+import { isUnknown } from '../bitmap/bitmap-format.js';
+import type { BlockDigest, Device } from '../device/device.js';
+import type { EngineContext } from './engine-context.js';
+import { moveBlock } from './sync.js';
+import { emptyCounters, type TransferCounters } from './transfer-counters.js';
+import { zipDigests } from './zip-digests.js';
+
+/** A batch is committed when it holds this many bytes of blocks... */
+const BATCH_BYTES = 32 * 1024 * 1024;
+/** ...or when its first block waited this long. */
+const BATCH_MS = 1000;
+const COMMITS_IN_FLIGHT = 2;
+/** Entries read from the bitmap at a time. */
+const PAGE_ENTRIES = 8192;
+
+export type BitmapSyncMode = 'bitmap' | 'update';
+
+export async function bitmapSync(
+  source: Device,
+  destination: Device | undefined,
+  bitmap: BitmapFile,
+  ctx: EngineContext,
+  mode: BitmapSyncMode,
+): Promise<TransferCounters> {
+  const unit = bitmap.blockSize;
+  if (unit !== ctx.blockSize) throw new Error(`bitmap unit ${unit} differs from the engine's block size ${ctx.blockSize}`);
+  const counters = emptyCounters();
+  const pages = new EntryPages(bitmap);
+  const committer = new BitmapCommitter(bitmap, source, destination, { ...ctx, chunkSize: undefined }, counters);
+  ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
+  try {
+    const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal);
+    const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
+      mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);
+    for await (const [s, d] of pairs) {
+      const index = s.offset / unit;
+      const entry = await pages.get(index);
+      counters.blocksCompared++;
+      ctx.progress.update(s.offset + s.length);
+      const reference = d?.digest ?? entry;
+      if (s.digest.equals(reference)) {
+        // Equal to the destination (update mode): record it if the bitmap says otherwise.
+        if (!entry.equals(s.digest)) await committer.record(index, s.digest);
+        await committer.tick();
+        continue;
+      }
+      counters.blocksDiffering++;
+      if (ctx.log.debugEnabled) {
+        ctx.log.debug(`block at ${s.offset}+${s.length} differs: source ${s.digest.toString('hex')}, ${d !== undefined ? 'destination' : 'bitmap'} ${reference.toString('hex')}`);
+      }
+      ctx.signal.throwIfAborted();
+      if (destination === undefined) await committer.record(index, s.digest);
+      else await committer.transfer(index, s, isUnknown(entry));
+    }
+    await committer.finish();
+  } catch (error) {
+    await committer.abandon();
+    throw error;
+  }
+  ctx.progress.end();
+  return counters;
+}
+
+async function* alone(digests: AsyncIterable<BlockDigest>): AsyncGenerator<[BlockDigest, undefined]> {
+  for await (const d of digests) yield [d, undefined];
+}
+
+/** Reads the bitmap's entries a page at a time as the scan moves forward. */
+class EntryPages {
+  private first = 0;
+  private page: Buffer = Buffer.alloc(0);
+  private next: Promise<Buffer> | undefined;
+  constructor(private readonly bitmap: BitmapFile) {}
+
+  async get(index: number): Promise<Buffer> {
+    const d = this.bitmap.digestLength;
+    if (index < this.first || index >= this.first + this.page.length / d) {
+      const start = Math.floor(index / PAGE_ENTRIES) * PAGE_ENTRIES;
+      this.page = this.next !== undefined && start === this.first + PAGE_ENTRIES ? await this.next : await this.bitmap.read(start, PAGE_ENTRIES);
+      this.first = start;
+      const ahead = start + PAGE_ENTRIES;
+      this.next = ahead < this.bitmap.entries ? this.bitmap.read(ahead, PAGE_ENTRIES) : undefined;
+      this.next?.catch(() => undefined);
+    }
+    return this.page.subarray((index - this.first) * d, (index - this.first + 1) * d);
+  }
+}
+
+interface Pending {
+  index: number;
+  block: BlockDigest;
+  wasUnknown: boolean;
+}
+
+/** Orders bitmap writes around destination writes so the invariant always holds. */
+class BitmapCommitter {
+  private batch: Pending[] = [];
+  private batchBytes = 0;
+  private batchStarted = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+  /** Entries that may be recorded without a destination write, coalesced into runs. */
+  private run: { first: number; digests: Buffer[] } | undefined;
+
+  constructor(
+    private readonly bitmap: BitmapFile,
+    private readonly source: Device,
+    private readonly destination: Device | undefined,
+    private readonly ctx: EngineContext,
+    private readonly counters: TransferCounters,
+  ) {}
+
+  /** Records a digest whose block the destination already holds (or when there is none). */
+  async record(index: number, digest: Buffer): Promise<void> {
+    if (this.run !== undefined && this.run.first + this.run.digests.length === index && this.run.digests.length < 4096) {
+      this.run.digests.push(digest);
+      return;
+    }
+    await this.flushRun();
+    this.run = { first: index, digests: [digest] };
+  }
+
+  private async flushRun(): Promise<void> {
+    const run = this.run;
+    this.run = undefined;
+    if (run !== undefined) await this.bitmap.write(run.first, Buffer.concat(run.digests));
+  }
+
+  async transfer(index: number, block: BlockDigest, wasUnknown: boolean): Promise<void> {
+    this.throwIfFailed();
+    if (this.batch.length === 0) this.batchStarted = performance.now();
+    this.batch.push({ index, block, wasUnknown });
+    this.batchBytes += block.length;
+    if (this.batchBytes >= BATCH_BYTES) await this.commitBatch();
+  }
+
+  /** Commits a batch that has waited long enough (called as the scan goes on). */
+  async tick(): Promise<void> {
+    if (this.batch.length > 0 && performance.now() - this.batchStarted >= BATCH_MS) await this.commitBatch();
+  }
+
+  private async commitBatch(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (batch.length === 0) return;
+    while (this.inFlight.size >= COMMITS_IN_FLIGHT) {
+      await Promise.race(this.inFlight);
+      this.throwIfFailed();
+    }
+    const p: Promise<void> = this.commit(batch).then(
+      () => void this.inFlight.delete(p),
+      (error: unknown) => {
+        this.inFlight.delete(p);
+        this.failure ??= error;
+      },
+    );
+    this.inFlight.add(p);
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const destination = this.destination!;
+    const zero = Buffer.alloc(this.bitmap.digestLength);
+    const known = batch.filter((p) => !p.wasUnknown);
+    if (known.length > 0) {
+      for (const run of runsOf(known.map((p) => ({ index: p.index, digest: zero })))) await this.bitmap.write(run.first, run.data);
+      await this.bitmap.sync();
+    }
+    // Blocks of a PULL are read from the agent: keep several reads in flight, not one round trip each.
+    const moves = new BoundedWindow(BATCH_BYTES);
+    for (const p of batch) {
+      await moves.add(p.block.length, () => moveBlock(this.source, destination, p.block, undefined, this.ctx, this.counters));
+    }
+    await moves.drain();
+    await destination.flush();
+    for (const run of runsOf(batch.map((p) => ({ index: p.index, digest: p.block.digest })))) await this.bitmap.write(run.first, run.data);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async finish(): Promise<void> {
+    await this.commitBatch();
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    this.throwIfFailed();
+    await this.flushRun();
+    await this.bitmap.sync();
+  }
+
+  /**
+   * After a failure or an interruption: batches already under way are finished (their
+   * blocks written and flushed, their digests recorded); the batch not yet begun is
+   * dropped, which is safe because none of its entries or blocks were touched.
+   */
+  async abandon(): Promise<void> {
+    this.batch = [];
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      await this.flushRun();
+      await this.bitmap.sync();
+    } catch (error) {
+      if (!(error instanceof BitmapError)) throw error;
+    }
+  }
+}
+
+/** Groups entries into runs of consecutive indices, each as one buffer. */
+function runsOf(entries: { index: number; digest: Buffer }[]): { first: number; data: Buffer }[] {
+  const runs: { first: number; data: Buffer }[] = [];
+  let i = 0;
+  while (i < entries.length) {
+    let j = i + 1;
+    while (j < entries.length && entries[j]!.index === entries[j - 1]!.index + 1) j++;
+    runs.push({ first: entries[i]!.index, data: Buffer.concat(entries.slice(i, j).map((e) => e.digest)) });
+    i = j;
+  }
+  return runs;
+}
