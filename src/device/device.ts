@@ -12,7 +12,10 @@ export interface BlockDigest {
   offset: number;
   length: number;
   digest: Buffer;
-  /** The block's bytes, when the device read them on this machine and kept them. */
+  /**
+   * The block's bytes, when the device read them on this machine. Valid only until
+   * the stream is advanced (the buffer is reused): copy it to keep it.
+   */
   data?: Buffer;
 }
 

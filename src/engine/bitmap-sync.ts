@@ -20,7 +20,7 @@ import type { BitmapFile } from '../bitmap/bitmap-file.js';
 import { isUnknown } from '../bitmap/bitmap-format.js';
 import type { BlockDigest, Device } from '../device/device.js';
 import type { EngineContext } from './engine-context.js';
-import { moveBlock } from './sync.js';
+import { moveBlock, ownData } from './sync.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { zipDigests } from './zip-digests.js';
 
@@ -69,7 +69,7 @@ export async function bitmapSync(
       }
       ctx.signal.throwIfAborted();
       if (destination === undefined) await committer.record(index, s.digest);
-      else await committer.transfer(index, s, isUnknown(entry));
+      else await committer.transfer(index, ownData(s), isUnknown(entry));
     }
     await committer.finish();
   } catch (error) {

@@ -32,12 +32,20 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
       ctx.log.debug(`block at ${s.offset}+${s.length} differs: source ${s.digest.toString('hex')}, destination ${d.digest.toString('hex')}`);
     }
     ctx.signal.throwIfAborted();
-    await transfers.add(s.length, () => moveBlock(source, destination, s, d, ctx, counters));
+    // The streams reuse their buffers once advanced: keep copies for the transfer.
+    const own = ownData(s);
+    const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { ...d, data: undefined };
+    await transfers.add(s.length, () => moveBlock(source, destination, own, dOwn, ctx, counters));
   }
   await transfers.drain();
   await destination.flush();
   ctx.progress.end();
   return counters;
+}
+
+/** The digest with a private copy of its data, safe to keep past the stream's next step. */
+export function ownData(b: BlockDigest): BlockDigest {
+  return b.data !== undefined ? { ...b, data: Buffer.from(b.data) } : b;
 }
 
 /** Moves one differing block, or only its differing chunks. */
