@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import { LocalDevice } from '../device/local-device.js';
 import { chunkDigestsOf } from '../device/local-device.js';
-import { digestFunction, hashById, type DigestFunction } from '../hash/hash-algorithms.js';
+import { hashById, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
 import { Channel } from '../protocol/channel.js';
 import {
@@ -37,6 +37,7 @@ export class AgentServer {
   private device: LocalDevice | undefined;
   private digest: DigestFunction | undefined;
   private zlevel = 0;
+  private hashLength = 0;
   private blockLimit = 0;
   private helloSeen = false;
   private readonly streams = new Map<number, Stream>();
@@ -102,7 +103,7 @@ export class AgentServer {
       case MessageType.DigestStream:
         this.checkBlockSize(m.blockSize);
         this.checkRange(m.start, m.end - m.start, 'DIGEST_STREAM');
-        this.startStream(m.id, m.credit, (s) => this.runDigestStream(m.id, s, device, m.start, m.end, m.blockSize));
+        this.startStream(m.id, m.credit, (s) => this.runDigestStream(m.id, s, device, m.start, m.end, m.blockSize, m.threads));
         return;
       case MessageType.ReadStream:
         this.checkBlockSize(m.blockSize);
@@ -154,15 +155,18 @@ export class AgentServer {
     if (hash === undefined) throw new ProtocolError(`unknown hash id ${hashId}`);
     if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
     if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
-    this.digest = digestFunction(hash);
+    this.digest = await loadDigest(hash);
+    this.hashLength = hash.digestLength;
     this.zlevel = zlevel;
     this.blockLimit = blockSize;
     let device: LocalDevice;
     try {
-      device = await LocalDevice.open(path, { writable, digest: this.digest, side: 'remote' });
+      device = await LocalDevice.open(path, { writable, hash, digest: this.digest, side: 'remote' });
     } catch (error) {
       const message = error instanceof BasynError ? error.message : String(error);
       this.channel.send({ type: MessageType.Error, id, code: ErrorCode.Open, offset: NO_OFFSET, operation: 'open', message });
+      // A session is for one device: a failed OPEN ends it.
+      await this.stop(1);
       return;
     }
     this.device = device;
@@ -211,7 +215,7 @@ export class AgentServer {
     s.credit--;
   }
 
-  private async runDigestStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number): Promise<void> {
+  private async runDigestStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number, threads: number): Promise<void> {
     let batch: Buffer[] = [];
     let batchOffset = start;
     const sendBatch = (): void => {
@@ -219,9 +223,12 @@ export class AgentServer {
       this.channel.send({ type: MessageType.Digests, id, offset: batchOffset, digests: Buffer.concat(batch) });
       batch = [];
     };
-    // About one frame per 4 MiB read unit: few frames for small blocks, no digest held back long.
-    const perFrame = Math.min(1024, Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize)));
-    for await (const b of device.digests(start, end, blockSize)) {
+    // About one frame per 4 MiB read unit: few frames for small blocks, no digest held
+    // back long; and never more than fit in a frame (13 bytes of fields before them).
+    const digestLength = this.hashLength;
+    const fit = Math.floor((frameLimitFor(this.blockLimit) - 13) / digestLength);
+    const perFrame = Math.min(fit, 1024, Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize)));
+    for await (const b of device.digests(start, end, blockSize, undefined, { threads })) {
       if (this.stopping) return;
       if (s.credit <= 0) sendBatch();
       await this.admit(s);

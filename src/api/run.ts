@@ -13,7 +13,7 @@ import { silentLog, silentProgress, type EngineContext, type EngineLog, type Pro
 import { recheckDevices, type RecheckResult } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
-import { digestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { loadDigest, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
@@ -70,13 +70,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const signal = hooks.signal ?? new AbortController().signal;
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
-  const digest = digestFunction(settings.hash);
+  const digest = await loadDigest(settings.hash);
   const action = settings.action;
   let local: LocalDevice | undefined;
   let remote: RemoteDevice | undefined;
   try {
     if (settings.local !== undefined) {
-      local = await LocalDevice.open(settings.local, { writable: action === 'PULL', digest });
+      local = await LocalDevice.open(settings.local, { writable: action === 'PULL', hash: settings.hash, digest });
       log.verbose(`local device ${settings.local}: ${local.size} bytes${local.isBlockDevice ? ' (block device)' : ''}`);
     }
     if (settings.remote !== undefined) {
@@ -97,6 +97,8 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const size = checkSizes(action, local, remote);
     const ctx: EngineContext = {
       size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, signal, progress, log,
+      // "As many as there are cores": each side caps it at its own core count.
+      hashThreads: 64,
     };
     const result: RunResult = {
       size, localSize: local?.size, remoteSize: remote?.size, counters: emptyCounters(),
@@ -129,8 +131,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     result.io = { local: await local?.counters(), remote: await remote?.counters() };
     return result;
   } catch (error) {
-    if (signal.aborted && !(error instanceof InterruptedError)) {
-      throw new InterruptedError(`interrupted${progress.describe()}; the destination may be partly written`);
+    if (signal.aborted) {
+      const reason = signal.reason instanceof InterruptedError ? signal.reason.message : 'interrupted';
+      throw new InterruptedError(`${reason}${progress.describe()}; the destination may be partly written`);
     }
     throw error;
   } finally {

@@ -53,7 +53,7 @@ Output:
        --stat           Print a STAT line with sizes, traffic, time and bandwidth
        --verbose        Timestamped lines on stdout about what is being done
        --progress       Progress with rate and ETA on stderr
-       --debug          Per-block detail and the agent's messages on stderr
+       --debug          Per-block detail, byte counts and the agent's stderr on stderr
        --help           This text
        --version        The version
 

@@ -19,6 +19,14 @@ export interface BlockDigest {
   data?: Buffer;
 }
 
+export interface DigestOptions {
+  /**
+   * Threads to hash on. Worth more than 1 only when nothing else hashes at the same
+   * time on that machine (a bitmap SYNC reads only the source).
+   */
+  threads?: number;
+}
+
 export interface Block {
   offset: number;
   data: Buffer;
@@ -40,7 +48,7 @@ export interface Device {
   readonly isBlockDevice: boolean;
 
   /** Digests of consecutive blocks of [start, end); the last block may be short. */
-  digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncIterable<BlockDigest>;
+  digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncIterable<BlockDigest>;
   /** Digests of the chunks of one range (the finer comparison of --chunk). */
   chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]>;
   read(offset: number, length: number): Promise<Buffer>;

@@ -3,11 +3,13 @@
  * local side, and the agent serves one to the other end of the protocol.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
-import type { DigestFunction } from '../hash/hash-algorithms.js';
+import { DigestPool } from '../hash/digest-pool.js';
+import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { blockDeviceSize } from './device-size.js';
-import type { Block, BlockDigest, Device, IoCounters, Side } from './device.js';
+import type { Block, BlockDigest, Device, DigestOptions, IoCounters, Side } from './device.js';
 
 /** Reads are issued in units of about this many bytes, whatever the block size. */
 const READ_UNIT = 4 * 1024 * 1024;
@@ -18,6 +20,8 @@ const WRITE_WINDOW = 32 * 1024 * 1024;
 
 export interface LocalDeviceOptions {
   writable: boolean;
+  hash: HashAlgorithm;
+  /** The loaded digest function of `hash` (hash-algorithms.ts loadDigest). */
   digest: DigestFunction;
   side?: Side;
   /** Overrides the label used in messages. */
@@ -39,6 +43,7 @@ export class LocalDevice implements Device {
     readonly isBlockDevice: boolean,
     private readonly writable: boolean,
     private readonly digest: DigestFunction,
+    private readonly hash: HashAlgorithm,
     side: Side,
     label: string,
   ) {
@@ -79,7 +84,7 @@ export class LocalDevice implements Device {
           fail(`cannot read the block device size from sysfs: ${systemErrorText(error)}`, error);
         }
       }
-      return new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, side, label);
+      return new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -167,12 +172,65 @@ export class LocalDevice implements Device {
   }
 
   /** Block digests; each `data` is valid only until the next block is asked for (buffers are reused). */
-  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
+    const threads = Math.min(options?.threads ?? 1, availableParallelism());
+    if (threads > 1 && end > start) {
+      yield* this.parallelDigests(start, end, blockSize, threads, signal);
+      return;
+    }
     for await (const unit of this.units(start, end, blockSize, true, signal)) {
       for (let at = 0; at < unit.data.length; at += blockSize) {
         const data = unit.data.subarray(at, Math.min(at + blockSize, unit.data.length));
         yield { offset: unit.offset + at, length: data.length, digest: this.digest(data), data };
       }
+    }
+  }
+
+  /**
+   * The same stream with hashing on `threads` worker threads: units are read ahead,
+   * handed to the threads in turn (their memory moves, it is not copied) and yielded
+   * in order. The main thread only reads and compares.
+   */
+  private async *parallelDigests(start: number, end: number, blockSize: number, threads: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+    this.checkRange('read', start, end - start);
+    const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    const pool = await DigestPool.start(this.hash, threads);
+    const digestLength = this.hash.digestLength;
+    const free: ArrayBuffer[] = [];
+    const inFlight: Promise<{ offset: number; length: number; buffer: ArrayBuffer; digests: Buffer }>[] = [];
+    let next = start;
+    const issue = (): void => {
+      while (inFlight.length < READ_AHEAD + threads && next < end) {
+        const offset = next;
+        const length = Math.min(unit, end - next);
+        const memory = free.pop() ?? new ArrayBuffer(unit);
+        const p = this.readInto(Buffer.from(memory, 0, length), offset)
+          .then(() => pool.digest(memory, length, blockSize))
+          .then((r) => ({ offset, length, ...r }));
+        p.catch(() => undefined);
+        inFlight.push(p);
+        next += length;
+      }
+    };
+    try {
+      issue();
+      while (inFlight.length > 0) {
+        signal?.throwIfAborted();
+        const r = await inFlight.shift()!;
+        issue();
+        for (let at = 0, i = 0; at < r.length; at += blockSize, i++) {
+          const length = Math.min(blockSize, r.length - at);
+          yield {
+            offset: r.offset + at,
+            length,
+            digest: r.digests.subarray(i * digestLength, (i + 1) * digestLength),
+            data: Buffer.from(r.buffer, at, length),
+          };
+        }
+        free.push(r.buffer);
+      }
+    } finally {
+      await pool.close();
     }
   }
 

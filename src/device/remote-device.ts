@@ -15,7 +15,7 @@ import {
 } from '../protocol/protocol.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { VERSION } from '../version.js';
-import type { Block, BlockDigest, Device, IoCounters } from './device.js';
+import type { Block, BlockDigest, Device, DigestOptions, IoCounters } from './device.js';
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
@@ -287,9 +287,10 @@ export class RemoteDevice implements Device {
     }
   }
 
-  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+  async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
     const digestLength = this.options.hash.digestLength;
-    const { id, state } = this.openStream((id) => ({ type: MessageType.DigestStream, id, start, end, blockSize, credit: DIGEST_CREDIT }));
+    const threads = Math.min(255, Math.max(0, options?.threads ?? 1));
+    const { id, state } = this.openStream((id) => ({ type: MessageType.DigestStream, id, start, end, blockSize, credit: DIGEST_CREDIT, threads }));
     let expected = start;
     let outstanding = DIGEST_CREDIT;
     let consumed = 0;

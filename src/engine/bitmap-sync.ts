@@ -48,7 +48,9 @@ export async function bitmapSync(
   const committer = new BitmapCommitter(bitmap, source, destination, { ...ctx, chunkSize: undefined }, counters);
   ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
   try {
-    const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal);
+    // Reading only the source, this side hashes alone: let it use every core.
+    const threads = mode === 'bitmap' ? ctx.hashThreads ?? 1 : 1;
+    const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal, { threads });
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);
     for await (const [s, d] of pairs) {

@@ -28,6 +28,8 @@ export interface EngineContext {
   /** Finer comparison unit for differing blocks (--chunk); undefined: whole blocks. */
   chunkSize?: number;
   digest: DigestFunction;
+  /** Threads a side may hash on when it hashes alone (bitmap SYNC); default 1. */
+  hashThreads?: number;
   signal: AbortSignal;
   progress: ProgressListener;
   log: EngineLog;

@@ -1,28 +1,34 @@
 /**
  * The digest functions basyn can compare blocks with. The `id` is the byte stored
  * in bitmap file headers and sent in the protocol; ids 0-7 are the original tool's
- * and must never change (docs/bitmap-format.md).
+ * and must never change (docs/bitmap-format.md). XXH128 and BLAKE3 are WebAssembly
+ * (hash-wasm), bundled into the agent so the remote host needs nothing installed.
  */
 import { createHash } from 'node:crypto';
+import { createBLAKE3, createXXHash128 } from 'hash-wasm';
 
 export interface HashAlgorithm {
   /** Upper-case name as given to --hash. */
   readonly name: string;
   readonly id: number;
   readonly digestLength: number;
-  /** Name for node:crypto. */
-  readonly nodeName: string;
+  /** Name for node:crypto, or undefined for the WebAssembly ones. */
+  readonly nodeName?: string;
+  /** Collision-resistant against an adversary (XXH128 is not: it guards against accidents only). */
+  readonly cryptographic: boolean;
 }
 
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = [
-  { name: 'SHA1', id: 0, digestLength: 20, nodeName: 'sha1' },
-  { name: 'SHA224', id: 1, digestLength: 28, nodeName: 'sha224' },
-  { name: 'SHA256', id: 2, digestLength: 32, nodeName: 'sha256' },
-  { name: 'SHA384', id: 3, digestLength: 48, nodeName: 'sha384' },
-  { name: 'SHA512', id: 4, digestLength: 64, nodeName: 'sha512' },
-  { name: 'BLAKE2B', id: 5, digestLength: 64, nodeName: 'blake2b512' },
-  { name: 'BLAKE2S', id: 6, digestLength: 32, nodeName: 'blake2s256' },
-  { name: 'MD5', id: 7, digestLength: 16, nodeName: 'md5' },
+  { name: 'SHA1', id: 0, digestLength: 20, nodeName: 'sha1', cryptographic: true },
+  { name: 'SHA224', id: 1, digestLength: 28, nodeName: 'sha224', cryptographic: true },
+  { name: 'SHA256', id: 2, digestLength: 32, nodeName: 'sha256', cryptographic: true },
+  { name: 'SHA384', id: 3, digestLength: 48, nodeName: 'sha384', cryptographic: true },
+  { name: 'SHA512', id: 4, digestLength: 64, nodeName: 'sha512', cryptographic: true },
+  { name: 'BLAKE2B', id: 5, digestLength: 64, nodeName: 'blake2b512', cryptographic: true },
+  { name: 'BLAKE2S', id: 6, digestLength: 32, nodeName: 'blake2s256', cryptographic: true },
+  { name: 'MD5', id: 7, digestLength: 16, nodeName: 'md5', cryptographic: true },
+  { name: 'XXH128', id: 8, digestLength: 16, cryptographic: false },
+  { name: 'BLAKE3', id: 9, digestLength: 32, cryptographic: true },
 ];
 
 export const DEFAULT_HASH = 'SHA1';
@@ -39,7 +45,14 @@ export function hashById(id: number): HashAlgorithm | undefined {
 /** Computes one digest of one buffer, synchronously (the caller decides which thread). */
 export type DigestFunction = (data: Uint8Array) => Buffer;
 
-export function digestFunction(algorithm: HashAlgorithm): DigestFunction {
+/** The digest function of `algorithm` (WebAssembly ones are instantiated first). */
+export async function loadDigest(algorithm: HashAlgorithm): Promise<DigestFunction> {
   const nodeName = algorithm.nodeName;
-  return (data) => createHash(nodeName).update(data).digest();
+  if (nodeName !== undefined) return (data) => createHash(nodeName).update(data).digest();
+  const hasher = algorithm.name === 'XXH128' ? await createXXHash128() : await createBLAKE3(256);
+  return (data) => {
+    hasher.init();
+    hasher.update(data);
+    return Buffer.from(hasher.digest('binary'));
+  };
 }

@@ -25,7 +25,8 @@
  *                                       chunk that will be asked for), str path
  *   0x11  OPENED        agent->client   u32 id, u64 size, u8 kind (0 file, 1 block device)
  *   0x12  DIGEST_STREAM client->agent   u32 id, u64 start, u64 end, u32 block size,
- *                                       u32 credit (blocks the agent may send ahead)
+ *                                       u32 credit (blocks the agent may send ahead),
+ *                                       u8 threads (hashing threads wanted; 0 or 1: one)
  *   0x13  DIGESTS       agent->client   u32 id, u64 offset of the first block, rest:
  *                                       digests of consecutive blocks
  *   0x14  CREDIT        client->agent   u32 id, u32 more blocks for stream id
@@ -104,7 +105,7 @@ export type Message =
   | { type: MessageType.Hello; magic: number; version: number; minVersion: number; software: string }
   | { type: MessageType.Open; id: number; writable: boolean; hashId: number; zlevel: number; blockSize: number; path: string }
   | { type: MessageType.Opened; id: number; size: number; kind: DeviceKind }
-  | { type: MessageType.DigestStream; id: number; start: number; end: number; blockSize: number; credit: number }
+  | { type: MessageType.DigestStream; id: number; start: number; end: number; blockSize: number; credit: number; threads: number }
   | { type: MessageType.Digests; id: number; offset: number; digests: Buffer }
   | { type: MessageType.Credit; id: number; blocks: number }
   | { type: MessageType.End; id: number }
@@ -176,7 +177,7 @@ export function encodeMessage(m: Message): Buffer[] {
     case MessageType.Opened:
       return new FieldWriter(m.type, 13).u32(m.id).u64(m.size).u8(m.kind).finish();
     case MessageType.DigestStream:
-      return new FieldWriter(m.type, 28).u32(m.id).u64(m.start).u64(m.end).u32(m.blockSize).u32(m.credit).finish();
+      return new FieldWriter(m.type, 29).u32(m.id).u64(m.start).u64(m.end).u32(m.blockSize).u32(m.credit).u8(m.threads).finish();
     case MessageType.Digests:
       return new FieldWriter(m.type, 12).u32(m.id).u64(m.offset).finish(m.digests);
     case MessageType.Credit:
@@ -301,7 +302,7 @@ export function decodeMessage(body: Buffer): Message {
       break;
     }
     case MessageType.DigestStream:
-      m = { type, id: r.u32(), start: r.u64(), end: r.u64(), blockSize: r.u32(), credit: r.u32() };
+      m = { type, id: r.u32(), start: r.u64(), end: r.u64(), blockSize: r.u32(), credit: r.u32(), threads: r.u8() };
       break;
     case MessageType.Digests:
       m = { type, id: r.u32(), offset: r.u64(), digests: r.rest() };
