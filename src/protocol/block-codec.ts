@@ -4,7 +4,7 @@
  * every core while the main thread keeps hashing.
  */
 import { promisify } from 'node:util';
-import { deflate, inflate, deflateSync } from 'node:zlib';
+import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
 
@@ -41,10 +41,21 @@ export function looksIncompressible(data: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Blocks up to this size are (de)compressed on the calling thread: a trip through
+ * the thread pool and a full 32 KiB-window zlib stream cost more than the work.
+ */
+const SMALL_BLOCK = 64 * 1024;
+
+/** The smallest zlib window covering `length` bytes (9..15): less memory to set up per block. */
+function windowBitsFor(length: number): number {
+  return Math.min(15, Math.max(9, Math.ceil(Math.log2(Math.max(length, 1)))));
+}
+
 export async function encodeBlock(data: Buffer, zlevel: number): Promise<EncodedBlock> {
   if (isAllZero(data)) return { encoding: Encoding.Zero, payload: Buffer.alloc(0) };
   if (zlevel === 0 || looksIncompressible(data)) return { encoding: Encoding.Raw, payload: data };
-  const packed = await deflateAsync(data, { level: zlevel });
+  const packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level: zlevel, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level: zlevel });
   if (packed.length >= data.length) return { encoding: Encoding.Raw, payload: data };
   return { encoding: Encoding.Zlib, payload: packed };
 }
@@ -63,7 +74,8 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
     case Encoding.Zlib: {
       let out: Buffer;
       try {
-        out = await inflateAsync(payload, { maxOutputLength: Math.max(rawLength, 1) });
+        const limit = { maxOutputLength: Math.max(rawLength, 1) };
+        out = rawLength <= SMALL_BLOCK ? inflateSync(payload, limit) : await inflateAsync(payload, limit);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'ERR_BUFFER_TOO_LARGE') {
