@@ -90,7 +90,7 @@ export class AgentServer {
       return;
     }
     if (m.type === MessageType.Open) {
-      void this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize).catch((e) => this.fail(m.id, e));
+      void this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize, m.createSize).catch((e) => this.fail(m.id, e));
       return;
     }
     if (m.type === MessageType.Bye) {
@@ -149,19 +149,22 @@ export class AgentServer {
     }
   }
 
-  private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number): Promise<void> {
+  private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number, createSize: number): Promise<void> {
     if (this.device !== undefined) throw new ProtocolError('second OPEN in one session');
     const hash = hashById(hashId);
     if (hash === undefined) throw new ProtocolError(`unknown hash id ${hashId}`);
     if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
     if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
+    if (createSize > 0 && !writable) throw new ProtocolError('OPEN asks to create a device it does not open for writing');
     this.digest = await loadDigest(hash);
     this.hashLength = hash.digestLength;
     this.zlevel = zlevel;
     this.blockLimit = blockSize;
     let device: LocalDevice;
     try {
-      device = await LocalDevice.open(path, { writable, hash, digest: this.digest, side: 'remote' });
+      device = await LocalDevice.open(path, {
+        writable, hash, digest: this.digest, side: 'remote', createSize: createSize > 0 ? createSize : undefined,
+      });
     } catch (error) {
       const message = error instanceof BasynError ? error.message : String(error);
       this.channel.send({ type: MessageType.Error, id, code: ErrorCode.Open, offset: NO_OFFSET, operation: 'open', message });

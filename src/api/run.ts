@@ -1,24 +1,25 @@
 /**
  * The composition root: opens the devices (starting the agent over ssh or as a
  * child process), checks their sizes, runs the action and the recheck, and closes
- * everything whatever happens. The CLI is a thin layer over this.
+ * everything whatever happens. The CLI and the library functions are thin layers
+ * over `run`.
  */
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
 import type { Action, Mode } from '../cli/options.js';
+import { BitmapFile } from '../bitmap/bitmap-file.js';
 import type { Device, IoCounters } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';
 import { RemoteDevice } from '../device/remote-device.js';
+import { bitmapSync } from '../engine/bitmap-sync.js';
+import { spotCheckBitmap } from '../engine/bitmap-spot-check.js';
 import { copyDevices } from '../engine/copy.js';
 import { silentLog, silentProgress, type EngineContext, type EngineLog, type ProgressListener } from '../engine/engine-context.js';
 import { recheckDevices, type RecheckResult } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
-import { loadDigest, type HashAlgorithm } from '../hash/hash-algorithms.js';
-import { AgentProcess } from '../transport/agent-process.js';
-import { BitmapFile } from '../bitmap/bitmap-file.js';
-import { bitmapSync } from '../engine/bitmap-sync.js';
-import { spotCheckBitmap } from '../engine/bitmap-spot-check.js';
+import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
+import { AgentProcess } from '../transport/agent-process.js';
 
 export interface RunSettings {
   local?: string;
@@ -26,6 +27,10 @@ export interface RunSettings {
   host?: string;
   port?: number;
   user?: string;
+  /** The ssh program and its options, already split into words (-e/--rsh). */
+  rsh?: readonly string[];
+  remoteNode?: string;
+  sudo?: boolean;
   action?: Action;
   mode?: Mode;
   recheck: boolean;
@@ -38,6 +43,10 @@ export interface RunSettings {
   updateBitmap?: boolean;
   /** Spot-check the bitmap against the destination before trusting it (default true). */
   bitmapCheck?: boolean;
+  /** Compare like SYNC, write nothing (neither the destination nor the bitmap). */
+  dryRun?: boolean;
+  /** Create or extend a destination image file to the source size. */
+  create?: boolean;
 }
 
 export interface RunHooks {
@@ -46,12 +55,14 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Each stderr line of the agent (or of ssh). */
   onAgentStderr?: (line: string) => void;
+  /** Each block or chunk that differs (a dry run's report; also called in real runs). */
+  onDifference?: (offset: number, length: number) => void;
   /** Extra environment for an agent started on this machine (tests). */
   agentEnv?: NodeJS.ProcessEnv;
 }
 
 export interface RunResult {
-  /** Bytes compared or copied: the smaller device size. */
+  /** Bytes compared or copied: the source size (or the smaller device without an action). */
   size: number;
   localSize?: number;
   remoteSize?: number;
@@ -72,33 +83,30 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const digest = await loadDigest(settings.hash);
   const action = settings.action;
-  let local: LocalDevice | undefined;
-  let remote: RemoteDevice | undefined;
+  const opened: { local?: LocalDevice; remote?: RemoteDevice } = {};
   try {
-    if (settings.local !== undefined) {
-      local = await LocalDevice.open(settings.local, { writable: action === 'PULL', hash: settings.hash, digest });
-      log.verbose(`local device ${settings.local}: ${local.size} bytes${local.isBlockDevice ? ' (block device)' : ''}`);
+    // The source opens first, so that --create knows the size the destination needs.
+    const order: ('local' | 'remote')[] = action === 'PULL' ? ['remote', 'local'] : ['local', 'remote'];
+    for (const side of order) {
+      const sourceSize = action === 'PULL' ? opened.remote?.size : opened.local?.size;
+      const isDestination = (side === 'remote') === (action === 'PUSH');
+      const createSize = settings.create === true && isDestination ? sourceSize : undefined;
+      if (side === 'local' && settings.local !== undefined) {
+        opened.local = await openLocal(settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
+      }
+      if (side === 'remote' && settings.remote !== undefined) {
+        opened.remote = await openRemote(settings, action === 'PUSH' && settings.dryRun !== true, createSize, hooks, log);
+      }
     }
-    if (settings.remote !== undefined) {
-      const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user } : undefined;
-      log.verbose(ssh !== undefined ? `connecting to ${settings.host} over ssh` : 'starting the agent on this machine');
-      const agent = AgentProcess.start({ ssh, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv });
-      const where = settings.host !== undefined ? ` on host ${settings.host}` : '';
-      remote = await RemoteDevice.connect(agent, {
-        path: settings.remote,
-        writable: action === 'PUSH',
-        hash: settings.hash,
-        zlevel: settings.zlevel,
-        blockSize: settings.bufferSize,
-        label: `remote device ${settings.remote}${where}`,
-      });
-      log.verbose(`remote device ${settings.remote}${where}: ${remote.size} bytes${remote.isBlockDevice ? ' (block device)' : ''}; agent ${remote.software}`);
-    }
+    const { local, remote } = opened;
     const size = checkSizes(action, local, remote);
+    signal.throwIfAborted();
     const ctx: EngineContext = {
       size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, signal, progress, log,
       // "As many as there are cores": each side caps it at its own core count.
       hashThreads: 64,
+      dryRun: settings.dryRun === true,
+      onDifference: hooks.onDifference,
     };
     const result: RunResult = {
       size, localSize: local?.size, remoteSize: remote?.size, counters: emptyCounters(),
@@ -106,27 +114,27 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     };
     const started = performance.now();
     const trafficBefore = remote?.traffic ?? { rx: 0, tx: 0 };
-    if (action !== undefined && settings.bitmap !== undefined) {
-      const [source, destination] = action === 'PUSH' ? [local!, remote] : [remote!, local];
-      result.counters = await withProgressContext(progress, () =>
-        syncWithBitmap(settings, source, destination, ctx, log, result),
-      );
-    } else if (action !== undefined && local !== undefined && remote !== undefined) {
+    if (action !== undefined) {
       const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
-      log.verbose(`${action} ${settings.mode} of ${size} bytes from ${source.label} to ${destination.label}, blocks of ${settings.bufferSize} bytes`);
-      result.counters = await withProgressContext(progress, () =>
-        settings.mode === 'COPY' ? copyDevices(source, destination, ctx) : syncDevices(source, destination, ctx),
-      );
-      log.verbose(`${action} ${settings.mode} finished: ${result.counters.blocksDiffering} of ${result.counters.blocksCompared || result.counters.blocksDiffering} blocks sent`);
+      if (settings.bitmap !== undefined) {
+        result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result));
+      } else {
+        log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
+        result.counters = await withProgressContext(progress, () =>
+          settings.mode === 'COPY' ? copyDevices(source!, destination!, ctx) : syncDevices(source!, destination!, ctx),
+        );
+      }
+      const c = result.counters;
+      log.verbose(`${action} ${settings.mode} finished: ${c.blocksDiffering} of ${c.blocksCompared || c.blocksDiffering} blocks differ, ${c.bytesWritten} bytes ${ctx.dryRun ? 'would be ' : ''}sent`);
     } else if (settings.recheck && local !== undefined && remote !== undefined) {
-      result.recheck = await withProgressContext(progress, () => recheckDevices(local!, remote!, ctx));
+      result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
     result.seconds = (performance.now() - started) / 1000;
     const trafficAfter = remote?.traffic ?? { rx: 0, tx: 0 };
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
       log.verbose('rechecking both devices');
-      result.recheck = await withProgressContext(progress, () => recheckDevices(local!, remote!, ctx));
+      result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
     result.io = { local: await local?.counters(), remote: await remote?.counters() };
     return result;
@@ -137,7 +145,67 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     }
     throw error;
   } finally {
-    await Promise.allSettled([local?.close(), remote?.close()]);
+    await Promise.allSettled([opened.local?.close(), opened.remote?.close()]);
+  }
+}
+
+async function openLocal(settings: RunSettings, digest: DigestFunction, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<LocalDevice> {
+  const device = await LocalDevice.open(settings.local!, { writable, hash: settings.hash, digest, createSize });
+  log.verbose(`local device ${settings.local}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}`);
+  return device;
+}
+
+async function openRemote(
+  settings: RunSettings,
+  writable: boolean,
+  createSize: number | undefined,
+  hooks: RunHooks,
+  log: EngineLog,
+): Promise<RemoteDevice> {
+  const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
+  log.verbose(ssh !== undefined ? `connecting to ${settings.host} over ssh` : 'starting the agent on this machine');
+  const agent = AgentProcess.start({
+    ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
+  });
+  const where = settings.host !== undefined ? ` on host ${settings.host}` : '';
+  const device = await RemoteDevice.connect(agent, {
+    path: settings.remote!,
+    writable,
+    hash: settings.hash,
+    zlevel: settings.zlevel,
+    blockSize: settings.bufferSize,
+    createSize,
+    label: `remote device ${settings.remote}${where}`,
+  });
+  log.verbose(`remote device ${settings.remote}${where}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}; agent ${device.software}`);
+  return device;
+}
+
+async function syncWithBitmap(
+  settings: RunSettings,
+  source: Device,
+  destination: Device | undefined,
+  ctx: EngineContext,
+  log: EngineLog,
+  result: RunResult,
+): Promise<TransferCounters> {
+  const unit = settings.chunkSize ?? settings.bufferSize;
+  const bitmap = await BitmapFile.open(
+    settings.bitmap!,
+    { deviceSize: ctx.size, blockSize: unit, hash: settings.hash },
+    { reset: settings.resetBitmap === true, readOnly: ctx.dryRun },
+  );
+  try {
+    log.verbose(`bitmap ${bitmap.path}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
+    if (destination !== undefined && !bitmap.fresh && settings.updateBitmap !== true && settings.bitmapCheck !== false) {
+      result.bitmapSpotChecks = await spotCheckBitmap(bitmap, destination, ctx.size);
+      log.verbose(`bitmap spot check: ${result.bitmapSpotChecks} destination blocks match their entries`);
+    }
+    const mode = settings.updateBitmap === true ? 'update' : 'bitmap';
+    log.verbose(`${settings.action} SYNC with bitmap${mode === 'update' ? ' update' : ''}${ctx.dryRun ? ' (dry run)' : ''} from ${source.label}${destination !== undefined ? ` to ${destination.label}` : ' (no destination: bitmap only)'}`);
+    return await bitmapSync(source, destination, bitmap, { ...ctx, blockSize: unit, chunkSize: undefined }, mode);
+  } finally {
+    await bitmap.close();
   }
 }
 
@@ -150,28 +218,13 @@ export function recheckFailure(r: RecheckResult | undefined): SyncError | undefi
   );
 }
 
-async function syncWithBitmap(
-  settings: RunSettings,
-  source: Device,
-  destination: Device | undefined,
-  ctx: EngineContext,
-  log: EngineLog,
-  result: RunResult,
-): Promise<TransferCounters> {
-  const unit = settings.chunkSize ?? settings.bufferSize;
-  const bitmap = await BitmapFile.open(settings.bitmap!, { deviceSize: ctx.size, blockSize: unit, hash: settings.hash }, { reset: settings.resetBitmap === true });
-  try {
-    log.verbose(`bitmap ${bitmap.path}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
-    if (destination !== undefined && !bitmap.fresh && settings.updateBitmap !== true && settings.bitmapCheck !== false) {
-      result.bitmapSpotChecks = await spotCheckBitmap(bitmap, destination, ctx.size);
-      log.verbose(`bitmap spot check: ${result.bitmapSpotChecks} destination blocks match their entries`);
-    }
-    const mode = settings.updateBitmap === true ? 'update' : 'bitmap';
-    log.verbose(`${settings.action} SYNC with bitmap${mode === 'update' ? ' update' : ''} from ${source.label}${destination !== undefined ? ` to ${destination.label}` : ' (no destination: bitmap only)'}`);
-    return await bitmapSync(source, destination, bitmap, { ...ctx, blockSize: unit, chunkSize: undefined }, mode);
-  } finally {
-    await bitmap.close();
-  }
+/** A dry run's outcome as an error (exit 2 as for --recheck), or nothing when identical. */
+export function dryRunFailure(settings: RunSettings, result: RunResult): SyncError | undefined {
+  const c = result.counters;
+  if (settings.dryRun !== true || c.blocksDiffering === 0) return undefined;
+  return new SyncError(`dry run: ${c.blocksDiffering} of ${c.blocksCompared} blocks differ; a real run would send ${c.bytesWritten} bytes of data`, {
+    operation: 'dry run',
+  });
 }
 
 function checkSizes(action: Action | undefined, local: Device | undefined, remote: Device | undefined): number {

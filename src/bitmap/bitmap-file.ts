@@ -23,8 +23,9 @@ export class BitmapFile {
 
   private constructor(
     readonly path: string,
-    private readonly handle: FileHandle,
-    private readonly lock: BitmapLock,
+    /** Undefined for a bitmap that does not exist yet, seen by a dry run: all unknown. */
+    private readonly handle: FileHandle | undefined,
+    private readonly lock: BitmapLock | undefined,
     readonly blockSize: number,
     readonly deviceSize: number,
     hash: HashAlgorithm,
@@ -40,7 +41,8 @@ export class BitmapFile {
    * when it does not exist or when `reset` is set. Validation failures leave the
    * file untouched.
    */
-  static async open(path: string, expect: BitmapExpectation, options: { reset: boolean }): Promise<BitmapFile> {
+  static async open(path: string, expect: BitmapExpectation, options: { reset: boolean; readOnly?: boolean }): Promise<BitmapFile> {
+    if (options.readOnly === true) return BitmapFile.openReadOnly(path, expect);
     const lock = await lockBitmap(path);
     try {
       const fail = (what: string, error: unknown): never => {
@@ -85,6 +87,31 @@ export class BitmapFile {
     }
   }
 
+  /** For --dry-run: validated like any run, never written, never created, not locked. */
+  private static async openReadOnly(path: string, expect: BitmapExpectation): Promise<BitmapFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return new BitmapFile(path, undefined, undefined, expect.blockSize, expect.deviceSize, expect.hash, true);
+      }
+      throw new BitmapError(`bitmap ${path}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
+    }
+    try {
+      const head = Buffer.alloc(BITMAP_HEADER_SIZE);
+      const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
+      const { size } = await handle.stat();
+      validateBitmap(path, head.subarray(0, bytesRead), size, {
+        deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
+      });
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    return new BitmapFile(path, handle, undefined, expect.blockSize, expect.deviceSize, expect.hash, false);
+  }
+
   private fail(operation: string, error: unknown): BitmapError {
     return new BitmapError(`bitmap ${this.path}: ${operation} failed: ${systemErrorText(error)}`, { device: this.path, operation });
   }
@@ -93,9 +120,11 @@ export class BitmapFile {
   async read(first: number, count: number): Promise<Buffer> {
     const n = Math.max(0, Math.min(count, this.entries - first));
     const buffer = Buffer.alloc(n * this.digestLength);
+    const handle = this.handle;
+    if (handle === undefined) return buffer;
     let done = 0;
     while (done < buffer.length) {
-      const { bytesRead } = await this.handle
+      const { bytesRead } = await handle
         .read(buffer, done, buffer.length - done, BITMAP_HEADER_SIZE + first * this.digestLength + done)
         .catch((e: unknown) => Promise.reject(this.fail('read', e)));
       if (bytesRead === 0) throw new BitmapError(`bitmap ${this.path} is shorter than its header says`, { device: this.path });
@@ -109,25 +138,33 @@ export class BitmapFile {
     if (first < 0 || first * this.digestLength + digests.length > this.entries * this.digestLength) {
       throw new BitmapError(`bitmap ${this.path}: entry ${first} is out of range`, { device: this.path });
     }
+    const handle = this.writableHandle();
     let done = 0;
     while (done < digests.length) {
-      const { bytesWritten } = await this.handle
+      const { bytesWritten } = await handle
         .write(digests, done, digests.length - done, BITMAP_HEADER_SIZE + first * this.digestLength + done)
         .catch((e: unknown) => Promise.reject(this.fail('write', e)));
       done += bytesWritten;
     }
   }
 
+  private writableHandle(): FileHandle {
+    if (this.handle === undefined || this.lock === undefined) {
+      throw new BitmapError(`bitmap ${this.path} was opened read-only`, { device: this.path });
+    }
+    return this.handle;
+  }
+
   /** Makes every earlier write durable. */
   async sync(): Promise<void> {
-    await this.handle.datasync().catch((e: unknown) => Promise.reject(this.fail('fsync', e)));
+    await this.writableHandle().datasync().catch((e: unknown) => Promise.reject(this.fail('fsync', e)));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.handle.close().catch(() => undefined);
-    await this.lock.release();
+    await this.handle?.close().catch(() => undefined);
+    await this.lock?.release();
   }
 }
 

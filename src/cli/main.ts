@@ -1,10 +1,12 @@
 /**
  * The basyn command: argv to Options, signals to an AbortSignal, the run's result
- * to output lines and an exit code. All work happens in api/run.ts.
+ * to output lines (or one JSON document) and an exit code. All work happens in
+ * api/run.ts.
  */
-import { recheckFailure, run } from '../api/run.js';
+import { dryRunFailure, recheckFailure, run, type RunResult } from '../api/run.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { consoleLog } from '../report/console-log.js';
+import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
 import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
@@ -33,10 +35,63 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const controller = new AbortController();
-  let signals = 0;
+  const removeSignalHandlers = handleSignals(controller);
+  // With --json, stdout carries the JSON document alone: verbose lines go to stderr.
+  const log = consoleLog(options, options.json ? process.stderr : process.stdout);
+  const differences: { offset: number; length: number }[] = [];
+  let result: RunResult | undefined;
+  let exitCode = EXIT_OK;
+  let failure: unknown;
+  try {
+    result = await run(options, {
+      signal: controller.signal,
+      log,
+      progress: options.progress ? new ProgressPrinter(process.stderr, undefined, options.json) : undefined,
+      onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${line}\n`) : undefined,
+      onDifference: options.dryRun
+        ? (offset, length) => {
+            if (options.json) differences.push({ offset, length });
+            else process.stdout.write(`differs: offset ${offset} length ${length}\n`);
+          }
+        : undefined,
+    });
+    if (options.stat && !options.json) {
+      process.stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
+    }
+    if (options.debug) {
+      const io = result.io;
+      log.debug(`local device read ${io.local?.bytesRead ?? 0} bytes, wrote ${io.local?.bytesWritten ?? 0} bytes`);
+      log.debug(`remote device read ${io.remote?.bytesRead ?? 0} bytes, wrote ${io.remote?.bytesWritten ?? 0} bytes`);
+    }
+    const failed = dryRunFailure(options, result) ?? recheckFailure(result.recheck);
+    if (failed !== undefined) throw failed;
+    if (options.dryRun) log.verbose('dry run: no block differs');
+    if (result.recheck !== undefined) log.verbose(`recheck: all ${result.recheck.blocksCompared} blocks match`);
+    if (options.action === undefined && !options.recheck) log.verbose('both devices can be opened');
+  } catch (error) {
+    failure = error;
+    exitCode = exitCodeOf(error);
+    process.stderr.write(`basyn: ${errorLine(error)}\n`);
+    if (options.debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+  } finally {
+    removeSignalHandlers();
+  }
+  if (options.json) {
+    const report = jsonReport(options, result, { exitCode, error: failure, differences });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  }
+  return exitCode;
+}
+
+/**
+ * SIGINT, SIGTERM and SIGHUP stop the run cleanly through the AbortSignal (writes in
+ * flight are finished, the bitmap is flushed); a second signal quits at once.
+ */
+function handleSignals(controller: AbortController): () => void {
+  let count = 0;
   const onSignal = (name: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
+    count++;
+    if (count === 1) {
       process.stderr.write(`\nbasyn: ${name} received, stopping (send it again to quit at once)\n`);
       controller.abort(new InterruptedError(`interrupted by ${name}`));
     } else {
@@ -49,35 +104,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.on(name, h);
     return [name, h] as const;
   });
-
-  const log = consoleLog(options);
-  try {
-    const result = await run(options, {
-      signal: controller.signal,
-      log,
-      progress: options.progress ? new ProgressPrinter(process.stderr) : undefined,
-      onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${line}\n`) : undefined,
-    });
-    if (options.stat) {
-      process.stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
-    }
-    if (options.debug) {
-      const io = result.io;
-      log.debug(`local device read ${io.local?.bytesRead ?? 0} bytes, wrote ${io.local?.bytesWritten ?? 0} bytes`);
-      log.debug(`remote device read ${io.remote?.bytesRead ?? 0} bytes, wrote ${io.remote?.bytesWritten ?? 0} bytes`);
-    }
-    const failed = recheckFailure(result.recheck);
-    if (failed !== undefined) throw failed;
-    if (result.recheck !== undefined) log.verbose(`recheck: all ${result.recheck.blocksCompared} blocks match`);
-    if (options.action === undefined && !options.recheck) log.verbose('both devices can be opened');
-    return EXIT_OK;
-  } catch (error) {
-    process.stderr.write(`basyn: ${errorLine(error)}\n`);
-    if (options.debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
-    return exitCodeOf(error);
-  } finally {
+  return () => {
     for (const [name, h] of handlers) process.off(name, h);
-  }
+  };
 }
 
 export function cliMain(): void {

@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import { DEFAULT_HASH, HASH_ALGORITHMS, hashByName, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { splitShellWords } from '../transport/shell-words.js';
 
 export type Action = 'PUSH' | 'PULL';
 export type Mode = 'SYNC' | 'COPY';
@@ -34,6 +35,18 @@ export interface Options {
   updateBitmap: boolean;
   /** Read a few destination blocks to check the bitmap belongs to it (default on). */
   bitmapCheck: boolean;
+  /** -e/--rsh: the ssh command, split into words (never through a shell). */
+  rsh?: string[];
+  /** --remote-node: the node program on the remote host. */
+  remoteNode?: string;
+  /** --sudo: run the agent through sudo -n. */
+  sudo: boolean;
+  /** --json: one JSON object on stdout at the end, nothing else there. */
+  json: boolean;
+  /** --dry-run: compare like SYNC, write nothing. */
+  dryRun: boolean;
+  /** --create: create or extend a destination image file to the source size. */
+  create: boolean;
   help: boolean;
   version: boolean;
 }
@@ -69,6 +82,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { long: 'reset-bitmap', value: false },
   { long: 'update-bitmap', value: false },
   { long: 'no-bitmap-check', value: false },
+  { long: 'rsh', short: 'e', value: true },
+  { long: 'remote-node', value: true },
+  { long: 'sudo', value: false },
+  { long: 'json', value: false },
+  { long: 'dry-run', value: false },
+  { long: 'create', value: false },
   { long: 'help', value: false },
   { long: 'version', value: false },
 ];
@@ -151,6 +170,10 @@ export function parseOptions(argv: readonly string[]): Options {
     resetBitmap: flag('reset-bitmap'),
     updateBitmap: flag('update-bitmap'),
     bitmapCheck: !flag('no-bitmap-check'),
+    sudo: flag('sudo'),
+    json: flag('json'),
+    dryRun: flag('dry-run'),
+    create: flag('create'),
     help: flag('help'),
     version: flag('version'),
   };
@@ -201,6 +224,14 @@ export function parseOptions(argv: readonly string[]): Options {
   if (zlevel !== undefined) options.zlevel = integer(zlevel, '--zlevel', 0, 9);
   const bitmap = str('bitmap');
   if (bitmap !== undefined) options.bitmap = nonEmpty(bitmap, '-b/--bitmap');
+  const rsh = str('rsh');
+  if (rsh !== undefined) {
+    const words = splitShellWords(rsh);
+    if (words.length === 0) throw new UsageError('-e/--rsh is empty');
+    options.rsh = words;
+  }
+  const remoteNode = str('remote-node');
+  if (remoteNode !== undefined) options.remoteNode = nonEmpty(remoteNode, '--remote-node');
 
   validate(options);
   return options;
@@ -219,6 +250,10 @@ function validate(o: Options): void {
   if (o.bitmap !== undefined && o.mode !== 'SYNC') throw new UsageError('-b/--bitmap needs -m/--mode SYNC');
   if (o.resetBitmap && o.bitmap === undefined) throw new UsageError('--reset-bitmap needs -b/--bitmap');
   if (o.updateBitmap && o.bitmap === undefined) throw new UsageError('--update-bitmap needs -b/--bitmap');
+  if (o.rsh !== undefined && o.host === undefined) throw new UsageError('-e/--rsh needs -h/--host');
+  if (o.dryRun && o.mode !== 'SYNC') throw new UsageError('--dry-run needs -m/--mode SYNC');
+  if (o.dryRun && (o.resetBitmap || o.updateBitmap)) throw new UsageError("--dry-run can't be combined with --reset-bitmap or --update-bitmap");
+  if (o.create && o.action === undefined) throw new UsageError('--create needs -a/--action');
   if (!o.bitmapCheck && o.bitmap === undefined) throw new UsageError('--no-bitmap-check needs -b/--bitmap');
   if (o.resetBitmap && o.updateBitmap) throw new UsageError("--reset-bitmap and --update-bitmap can't be used together");
   if (o.recheck && (o.local === undefined || o.remote === undefined)) throw new UsageError('--recheck needs both -l/--local and -r/--remote');

@@ -36,6 +36,8 @@ export interface Block {
 export interface IoCounters {
   bytesRead: number;
   bytesWritten: number;
+  /** Zero blocks not written because the destination already read zeros there (--create). */
+  bytesSkipped?: number;
 }
 
 export interface Device {

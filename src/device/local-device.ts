@@ -2,10 +2,11 @@
  * A file or block device on this machine. The engine uses it directly for the
  * local side, and the agent serves one to the other end of the protocol.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
 import { DigestPool } from '../hash/digest-pool.js';
+import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { blockDeviceSize } from './device-size.js';
@@ -26,6 +27,11 @@ export interface LocalDeviceOptions {
   side?: Side;
   /** Overrides the label used in messages. */
   label?: string;
+  /**
+   * --create: a regular file that is missing is created with this size, one that is
+   * smaller is extended (sparse). Refused for block devices.
+   */
+  createSize?: number;
 }
 
 export class LocalDevice implements Device {
@@ -34,6 +40,10 @@ export class LocalDevice implements Device {
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
   private bytesRead = 0;
   private bytesWritten = 0;
+  /** Bytes of zero blocks not written because the file already reads zeros there. */
+  private bytesSkipped = 0;
+  /** From this offset on the file was just created or extended: it reads zeros. */
+  private freshFrom = Number.MAX_SAFE_INTEGER;
   private closed = false;
 
   private constructor(
@@ -61,10 +71,24 @@ export class LocalDevice implements Device {
     if (path === '') fail('empty path');
     // stat before open: opening a FIFO would block until a writer appears.
     let info;
+    let freshFrom = Number.MAX_SAFE_INTEGER;
     try {
       info = await stat(path);
     } catch (error) {
-      return fail(systemErrorText(error), error);
+      if (options.createSize === undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        return fail(systemErrorText(error), error);
+      }
+      await createImage(path, options.createSize).catch((e: unknown) => fail(`cannot create it: ${systemErrorText(e)}`, e));
+      info = await stat(path);
+      freshFrom = 0;
+    }
+    if (options.createSize !== undefined && info.isBlockDevice()) {
+      fail('--create applies to image files, and this is a block device');
+    }
+    if (options.createSize !== undefined && info.isFile() && info.size < options.createSize) {
+      // Extended bytes read as zeros: zero blocks need not be written there.
+      freshFrom = Math.min(freshFrom, info.size);
+      await truncate(path, options.createSize).catch((e: unknown) => fail(`cannot extend it: ${systemErrorText(e)}`, e));
     }
     if (info.isDirectory()) fail('it is a directory');
     if (!info.isFile() && !info.isBlockDevice()) fail('it is neither a regular file nor a block device');
@@ -84,7 +108,9 @@ export class LocalDevice implements Device {
           fail(`cannot read the block device size from sysfs: ${systemErrorText(error)}`, error);
         }
       }
-      return new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
+      const device = new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
+      device.freshFrom = freshFrom;
+      return device;
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -242,6 +268,10 @@ export class LocalDevice implements Device {
   async write(offset: number, data: Buffer): Promise<void> {
     if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
     this.checkRange('write', offset, data.length);
+    if (offset >= this.freshFrom && isAllZero(data)) {
+      this.bytesSkipped += data.length;
+      return;
+    }
     await this.writes.add(data.length, async () => {
       let done = 0;
       while (done < data.length) {
@@ -267,7 +297,7 @@ export class LocalDevice implements Device {
   }
 
   async counters(): Promise<IoCounters> {
-    return { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten };
+    return { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten, bytesSkipped: this.bytesSkipped };
   }
 
   /** Closes the device; pending writes are awaited first, but their errors are not raised here. */
@@ -286,4 +316,14 @@ export function chunkDigestsOf(data: Buffer, chunkSize: number, digest: DigestFu
     out.push(digest(data.subarray(at, Math.min(at + chunkSize, data.length))));
   }
   return out;
+}
+
+/** Creates a sparse regular file of `size` bytes, failing if anything exists there. */
+async function createImage(path: string, size: number): Promise<void> {
+  const handle = await open(path, 'wx', 0o644);
+  try {
+    await handle.truncate(size);
+  } finally {
+    await handle.close();
+  }
 }

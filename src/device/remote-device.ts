@@ -44,6 +44,8 @@ export interface RemoteDeviceOptions {
   zlevel: number;
   /** The largest block or chunk this session will move. */
   blockSize: number;
+  /** Create or extend the (regular file) device to this size (--create). */
+  createSize?: number;
   label?: string;
 }
 
@@ -132,7 +134,8 @@ export class RemoteDevice implements Device {
       minVersion: MIN_PROTOCOL_VERSION, software: `basyn ${VERSION} node ${process.version}`,
     });
     const { path, writable, hash, zlevel, blockSize } = this.options;
-    const opened = await this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, path }));
+    const createSize = this.options.createSize ?? 0;
+    const opened = await this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, createSize, path }));
     if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
     this.size = opened.size;
     this.isBlockDevice = opened.kind === DeviceKind.BlockDevice;

@@ -61,7 +61,7 @@ export async function bitmapSync(
       const reference = d?.digest ?? entry;
       if (s.digest.equals(reference)) {
         // Equal to the destination (update mode): record it if the bitmap says otherwise.
-        if (!entry.equals(s.digest)) await committer.record(index, s.digest);
+        if (!entry.equals(s.digest) && ctx.dryRun !== true) await committer.record(index, s.digest);
         await committer.tick();
         continue;
       }
@@ -70,12 +70,15 @@ export async function bitmapSync(
         ctx.log.debug(`block at ${s.offset}+${s.length} differs: source ${s.digest.toString('hex')}, ${d !== undefined ? 'destination' : 'bitmap'} ${reference.toString('hex')}`);
       }
       ctx.signal.throwIfAborted();
-      if (destination === undefined) await committer.record(index, s.digest);
+      if (ctx.dryRun === true) {
+        ctx.onDifference?.(s.offset, s.length);
+        counters.bytesWritten += s.length;
+      } else if (destination === undefined) await committer.record(index, s.digest);
       else await committer.transfer(index, ownData(s), isUnknown(entry));
     }
-    await committer.finish();
+    if (ctx.dryRun !== true) await committer.finish();
   } catch (error) {
-    await committer.abandon();
+    if (ctx.dryRun !== true) await committer.abandon();
     throw error;
   }
   ctx.progress.end();

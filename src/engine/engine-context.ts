@@ -33,6 +33,10 @@ export interface EngineContext {
   signal: AbortSignal;
   progress: ProgressListener;
   log: EngineLog;
+  /** --dry-run: find what differs, move and write nothing. */
+  dryRun?: boolean;
+  /** Told of each differing block or chunk (the unit a real run would send). */
+  onDifference?: (offset: number, length: number) => void;
 }
 
 export const silentProgress: ProgressListener = { start() {}, update() {}, end() {} };

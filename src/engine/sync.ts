@@ -38,7 +38,7 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
     await transfers.add(s.length, () => moveBlock(source, destination, own, dOwn, ctx, counters));
   }
   await transfers.drain();
-  await destination.flush();
+  if (ctx.dryRun !== true) await destination.flush();
   ctx.progress.end();
   return counters;
 }
@@ -59,6 +59,11 @@ export async function moveBlock(
 ): Promise<void> {
   const chunkSize = ctx.chunkSize;
   if (chunkSize === undefined || chunkSize >= s.length || d === undefined) {
+    ctx.onDifference?.(s.offset, s.length);
+    if (ctx.dryRun === true) {
+      counters.bytesWritten += s.length;
+      return;
+    }
     const data = s.data ?? (await source.read(s.offset, s.length));
     await destination.write(s.offset, data);
     counters.writes++;
@@ -75,6 +80,11 @@ export async function moveBlock(
     const length = Math.min(chunkSize, s.length - at);
     counters.chunksDiffering++;
     if (ctx.log.debugEnabled) ctx.log.debug(`chunk at ${s.offset + at}+${length} differs`);
+    ctx.onDifference?.(s.offset + at, length);
+    if (ctx.dryRun === true) {
+      counters.bytesWritten += length;
+      continue;
+    }
     const data = s.data !== undefined ? s.data.subarray(at, at + length) : await source.read(s.offset + at, length);
     await destination.write(s.offset + at, data);
     counters.writes++;

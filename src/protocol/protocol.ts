@@ -22,7 +22,9 @@
  *                                       (e.g. "basyn 0.1.0 node v20.20.2")
  *   0x10  OPEN          client->agent   u32 id, u8 flags (bit0 writable), u8 hash id,
  *                                       u8 zlevel, u32 block size (largest block or
- *                                       chunk that will be asked for), str path
+ *                                       chunk that will be asked for), u64 create size
+ *                                       (0: open as is; else create or extend a regular
+ *                                       file to this size, --create), str path
  *   0x11  OPENED        agent->client   u32 id, u64 size, u8 kind (0 file, 1 block device)
  *   0x12  DIGEST_STREAM client->agent   u32 id, u64 start, u64 end, u32 block size,
  *                                       u32 credit (blocks the agent may send ahead),
@@ -103,7 +105,7 @@ export const enum ErrorCode {
 
 export type Message =
   | { type: MessageType.Hello; magic: number; version: number; minVersion: number; software: string }
-  | { type: MessageType.Open; id: number; writable: boolean; hashId: number; zlevel: number; blockSize: number; path: string }
+  | { type: MessageType.Open; id: number; writable: boolean; hashId: number; zlevel: number; blockSize: number; createSize: number; path: string }
   | { type: MessageType.Opened; id: number; size: number; kind: DeviceKind }
   | { type: MessageType.DigestStream; id: number; start: number; end: number; blockSize: number; credit: number; threads: number }
   | { type: MessageType.Digests; id: number; offset: number; digests: Buffer }
@@ -171,8 +173,8 @@ export function encodeMessage(m: Message): Buffer[] {
     }
     case MessageType.Open: {
       const p = Buffer.from(m.path, 'utf8');
-      return new FieldWriter(m.type, 15 + p.length)
-        .u32(m.id).u8(m.writable ? 1 : 0).u8(m.hashId).u8(m.zlevel).u32(m.blockSize).str(p).finish();
+      return new FieldWriter(m.type, 23 + p.length)
+        .u32(m.id).u8(m.writable ? 1 : 0).u8(m.hashId).u8(m.zlevel).u32(m.blockSize).u64(m.createSize).str(p).finish();
     }
     case MessageType.Opened:
       return new FieldWriter(m.type, 13).u32(m.id).u64(m.size).u8(m.kind).finish();
@@ -291,7 +293,7 @@ export function decodeMessage(body: Buffer): Message {
       m = { type, magic: r.u32(), version: r.u16(), minVersion: r.u16(), software: r.str() };
       break;
     case MessageType.Open:
-      m = { type, id: r.u32(), writable: (r.u8() & 1) === 1, hashId: r.u8(), zlevel: r.u8(), blockSize: r.u32(), path: r.str() };
+      m = { type, id: r.u32(), writable: (r.u8() & 1) === 1, hashId: r.u8(), zlevel: r.u8(), blockSize: r.u32(), createSize: r.u64(), path: r.str() };
       break;
     case MessageType.Opened: {
       const id = r.u32();

@@ -6,7 +6,7 @@ export function timestamp(d = new Date()): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function consoleLog(options: { verbose: boolean; debug: boolean }, out = process.stdout, err = process.stderr): EngineLog {
+export function consoleLog(options: { verbose: boolean; debug: boolean }, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): EngineLog {
   return {
     verbose: options.verbose ? (message) => out.write(`${timestamp()}: ${message}\n`) : () => undefined,
     debug: options.debug ? (message) => err.write(`debug: ${message}\n`) : () => undefined,

@@ -10,6 +10,17 @@ export interface ProgressSink {
   readonly isTTY?: boolean;
 }
 
+/** --progress with --json: one JSON object per line, for programs. */
+export interface ProgressLine {
+  phase: string;
+  done: number;
+  total: number;
+  percent: number;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+  final: boolean;
+}
+
 export class ProgressPrinter implements ProgressListener {
   private phase = '';
   private total = 0;
@@ -22,8 +33,9 @@ export class ProgressPrinter implements ProgressListener {
   constructor(
     private readonly sink: ProgressSink,
     private readonly now: () => number = () => performance.now(),
+    private readonly json = false,
   ) {
-    this.interval = sink.isTTY === true ? 200 : 5000;
+    this.interval = sink.isTTY === true && !json ? 200 : json ? 1000 : 5000;
   }
 
   start(phase: string, total: number): void {
@@ -49,7 +61,22 @@ export class ProgressPrinter implements ProgressListener {
     this.print(true);
   }
 
-  /** The progress line for the current state (exported for tests through render). */
+  /** The figures of the current state. */
+  snapshot(final: boolean): ProgressLine {
+    const elapsed = (this.now() - this.started) / 1000;
+    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    return {
+      phase: this.phase,
+      done: this.done,
+      total: this.total,
+      percent: this.total > 0 ? Math.round((10000 * this.done) / this.total) / 100 : 100,
+      bytesPerSecond: Math.round(rate),
+      etaSeconds: final ? 0 : rate > 0 ? Math.round((this.total - this.done) / rate) : null,
+      final,
+    };
+  }
+
+  /** The human progress line for the current state. */
   render(final: boolean): string {
     const elapsed = (this.now() - this.started) / 1000;
     const rate = elapsed > 0 ? this.done / elapsed : 0;
@@ -59,6 +86,10 @@ export class ProgressPrinter implements ProgressListener {
   }
 
   private print(final: boolean): void {
+    if (this.json) {
+      this.sink.write(`${JSON.stringify(this.snapshot(final))}\n`);
+      return;
+    }
     const line = this.render(final);
     if (this.sink.isTTY === true) this.sink.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
     else this.sink.write(`${line}\n`);

@@ -8,17 +8,24 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
 import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript } from './agent-bootstrap.js';
+import { quoteShellWord } from './shell-words.js';
 
 export interface SshTarget {
   host: string;
   /** Only passed to ssh when given, so ~/.ssh/config can set it otherwise. */
   port?: number;
   user?: string;
+  /** The ssh program and its own options (-e/--rsh, already split into words). */
+  rsh?: readonly string[];
 }
 
 export interface AgentProcessOptions {
   /** Where the agent runs; undefined: a child process on this machine. */
   ssh?: SshTarget;
+  /** The node program on the agent's host (--remote-node); default "node" from PATH. */
+  remoteNode?: string;
+  /** Run the agent through `sudo -n` (--sudo). */
+  sudo?: boolean;
   /** Receives each line the agent or ssh writes to stderr. */
   onStderrLine?: (line: string) => void;
   /** Extra environment for a local agent (tests). */
@@ -44,6 +51,8 @@ export class AgentProcess implements AgentLink {
     private readonly isSsh: boolean,
     where: string,
     onStderrLine: ((line: string) => void) | undefined,
+    private readonly sudo: boolean,
+    private readonly node: string,
   ) {
     this.where = where;
     this.stdin = child.stdin!;
@@ -85,24 +94,30 @@ export class AgentProcess implements AgentLink {
   static start(options: AgentProcessOptions): AgentProcess {
     let child: ChildProcess;
     let where: string;
+    const node = options.remoteNode ?? 'node';
+    const sudo = options.sudo === true;
     if (options.ssh !== undefined) {
-      const { host, port, user } = options.ssh;
+      const { host, port, user, rsh } = options.ssh;
       assertSafeHost(host);
-      const args = ['-T', '-e', 'none', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20'];
+      const [program, ...rshArgs] = rsh !== undefined && rsh.length > 0 ? rsh : ['ssh'];
+      const args = [...rshArgs, '-T', '-e', 'none', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20'];
       if (port !== undefined) args.push('-p', String(port));
       if (user !== undefined) args.push('-l', user);
-      args.push('--', host, `exec node -e '${BOOTSTRAP}'`);
-      child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      // The remote shell parses this line: every part is fixed text or quoted.
+      const remote = [...(sudo ? ['sudo', '-n', '--'] : []), quoteShellWord(node), '-e', `'${BOOTSTRAP}'`].join(' ');
+      args.push('--', host, `exec ${remote}`);
+      child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       where = `host ${host}`;
     } else {
-      child = spawn(process.execPath, ['-e', BOOTSTRAP], {
+      const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), options.remoteNode ?? process.execPath, '-e', BOOTSTRAP];
+      child = spawn(program!, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
         env: { ...process.env, ...options.env },
       });
       where = 'this machine';
     }
-    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine);
+    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node);
     agent.stdin.write(framedAgentScript());
     return agent;
   }
@@ -137,7 +152,17 @@ export class AgentProcess implements AgentLink {
     if (exit === undefined) return `the agent on ${this.where} stopped answering`;
     if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return last.replace(/^basyn: /, '');
     if (exit.code === BOOTSTRAP_EXIT_NO_SCRIPT) return `the agent on ${this.where} did not receive its script`;
-    if (exit.code === 127) return `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH)`;
+    if (this.sudo && last !== undefined && /^sudo: /.test(last)) {
+      const asks = /password|terminal/.test(last);
+      return asks
+        ? `sudo on ${this.where} wants a password and --sudo never asks for one (${last}); allow the agent with a NOPASSWD sudo rule for ${this.node}`
+        : `sudo on ${this.where} refused: ${last}`;
+    }
+    if (exit.code === 127) {
+      return this.node === 'node'
+        ? `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH, or --remote-node=PATH)`
+        : `${this.node} was not found on ${this.where} (--remote-node)`;
+    }
     if (this.isSsh && exit.code === 255) return `ssh to ${this.where} failed: ${last ?? 'no message from ssh'}`;
     const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     return `the agent on ${this.where} ${status}${last !== undefined ? `: ${last}` : ''}`;
