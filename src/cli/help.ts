@@ -15,6 +15,13 @@ Devices and host (* mandatory):
                         and no SSH is used. (-h is the host; use --help for this text.)
    -p, --port=PORT      SSH port (default: 22, or what ~/.ssh/config says)
    -u, --user=USER      SSH user (default: the current user, or ~/.ssh/config)
+   -e, --rsh=COMMAND    The ssh command to use, with its options, split like a shell
+                        would split it but never run by one (e.g. -e "ssh -i key -c
+                        aes128-gcm@openssh.com"); -p, -u and -h still apply
+       --remote-node=PATH
+                        The node program on the remote host (default: node from PATH)
+       --sudo           Run the agent through "sudo -n", so a user without rights on
+                        the device can use it; fails at once if sudo wants a password
 
 What to do:
    -a, --action=ACTION  PUSH: local is the source, remote the destination;
@@ -27,9 +34,16 @@ What to do:
                         COPY: send every block (best for the first run).
        --recheck        Compare both devices after the action (or alone, without --action);
                         exit 2 if they differ.
+       --dry-run        With SYNC: compare, write nothing (not the destination, not the
+                        bitmap); print each differing block and the bytes a real run
+                        would send; exit 0 if identical, 2 if not.
+       --create         When the destination is an image file that is missing, create it
+                        with the source size (sparse); when it is smaller, extend it.
+                        Zero blocks are then not written where the file reads zeros.
 
 Tuning:
-       --hash=NAME      Digest for comparison: ${hashes} (default: SHA1)
+       --hash=NAME      Digest for comparison: ${hashes} (default: SHA1;
+                        XXH128 is fastest but not cryptographic)
        --buffer=KIB     Block size in KiB for comparison and transfer (default: 2048)
        --chunk=KIB      Compare a differing block again in chunks of this many KiB and
                         send only the differing chunks (off by default; <= --buffer)
@@ -51,6 +65,8 @@ Bitmap (SYNC only; the bitmap file is always on the local machine):
 
 Output:
        --stat           Print a STAT line with sizes, traffic, time and bandwidth
+       --json           Print one JSON object with the outcome and every figure at the end,
+                        and nothing else on stdout (--progress then prints JSON lines)
        --verbose        Timestamped lines on stdout about what is being done
        --progress       Progress with rate and ETA on stderr
        --debug          Per-block detail, byte counts and the agent's stderr on stderr

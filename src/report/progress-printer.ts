@@ -35,7 +35,7 @@ export class ProgressPrinter implements ProgressListener {
     private readonly now: () => number = () => performance.now(),
     private readonly json = false,
   ) {
-    this.interval = sink.isTTY === true && !json ? 200 : json ? 1000 : 5000;
+    this.interval = sink.isTTY === true || json ? 200 : 5000;
   }
 
   start(phase: string, total: number): void {
