@@ -6,8 +6,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
-import { LocalDevice } from '../device/local-device.js';
-import { chunkDigestsOf } from '../device/local-device.js';
+import type { Device } from '../device/device.js';
+import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
 import { hashById, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
 import { Channel } from '../protocol/channel.js';
@@ -23,6 +23,11 @@ const ENCODE_AHEAD = 4;
 
 export interface AgentOptions {
   software: string;
+  /**
+   * Opens the device (tests wrap it to inject faults at chosen offsets, exercising
+   * the real agent, protocol and engine); default LocalDevice.open.
+   */
+  openDevice?: (path: string, options: LocalDeviceOptions) => Promise<Device>;
   /** Called with a line for the agent's stderr (debug detail). */
   log?: (line: string) => void;
 }
@@ -34,7 +39,7 @@ interface Stream {
 
 export class AgentServer {
   private readonly channel: Channel;
-  private device: LocalDevice | undefined;
+  private device: Device | undefined;
   private digest: DigestFunction | undefined;
   private zlevel = 0;
   private hashLength = 0;
@@ -160,9 +165,10 @@ export class AgentServer {
     this.hashLength = hash.digestLength;
     this.zlevel = zlevel;
     this.blockLimit = blockSize;
-    let device: LocalDevice;
+    let device: Device;
+    const openDevice = this.options.openDevice ?? ((p: string, o: LocalDeviceOptions) => LocalDevice.open(p, o));
     try {
-      device = await LocalDevice.open(path, {
+      device = await openDevice(path, {
         writable, hash, digest: this.digest, side: 'remote', createSize: createSize > 0 ? createSize : undefined,
       });
     } catch (error) {
@@ -218,7 +224,7 @@ export class AgentServer {
     s.credit--;
   }
 
-  private async runDigestStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number, threads: number): Promise<void> {
+  private async runDigestStream(id: number, s: Stream, device: Device, start: number, end: number, blockSize: number, threads: number): Promise<void> {
     let batch: Buffer[] = [];
     let batchOffset = start;
     const sendBatch = (): void => {
@@ -242,7 +248,7 @@ export class AgentServer {
     sendBatch();
   }
 
-  private async runReadStream(id: number, s: Stream, device: LocalDevice, start: number, end: number, blockSize: number): Promise<void> {
+  private async runReadStream(id: number, s: Stream, device: Device, start: number, end: number, blockSize: number): Promise<void> {
     const encoding: Promise<{ offset: number; rawLength: number; block: Awaited<ReturnType<typeof encodeBlock>> }>[] = [];
     const sendOne = async (): Promise<void> => {
       const e = await encoding.shift()!;
@@ -259,7 +265,7 @@ export class AgentServer {
     while (encoding.length > 0) await sendOne();
   }
 
-  private queueWrite(device: LocalDevice, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
+  private queueWrite(device: Device, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
     this.backlog += rawLength;
     if (this.backlog > WRITE_BACKLOG) this.input.pause();
     const p: Promise<void> = decodeBlock(encoding, payload, rawLength)
@@ -280,12 +286,13 @@ export class AgentServer {
     if (this.backlog <= WRITE_BACKLOG / 2 && !this.stopping) this.input.resume();
   }
 
-  private async flush(device: LocalDevice, id: number): Promise<void> {
+  private async flush(device: Device, id: number): Promise<void> {
     try {
       await Promise.all(this.pendingWrites);
       await device.flush();
       const c = await device.counters();
-      this.channel.send({ type: MessageType.Flushed, id, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten });
+      const size = await device.currentSize();
+      this.channel.send({ type: MessageType.Flushed, id, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, size });
     } catch (error) {
       await this.fail(id, error);
     }

@@ -130,6 +130,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
     result.seconds = (performance.now() - started) / 1000;
+    await checkSizesUnchanged([local, remote]);
     const trafficAfter = remote?.traffic ?? { rx: 0, tx: 0 };
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
@@ -225,6 +226,19 @@ export function dryRunFailure(settings: RunSettings, result: RunResult): SyncErr
   return new SyncError(`dry run: ${c.blocksDiffering} of ${c.blocksCompared} blocks differ; a real run would send ${c.bytesWritten} bytes of data`, {
     operation: 'dry run',
   });
+}
+
+/** A device that grew, shrank or vanished during the run makes its result meaningless. */
+async function checkSizesUnchanged(devices: (Device | undefined)[]): Promise<void> {
+  for (const d of devices) {
+    if (d === undefined) continue;
+    const now = await d.currentSize();
+    if (now !== d.size) {
+      throw new DeviceError(`${d.label} changed size during the run, from ${d.size} to ${now} bytes; run again`, {
+        side: d.side, device: d.path, operation: 'size check',
+      });
+    }
+  }
 }
 
 function checkSizes(action: Action | undefined, local: Device | undefined, remote: Device | undefined): number {

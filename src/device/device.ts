@@ -63,6 +63,8 @@ export interface Device {
   write(offset: number, data: Buffer): Promise<void>;
   /** Resolves when every earlier write is durable (fsync). */
   flush(): Promise<void>;
+  /** The device's size as it is now (a device can shrink, grow or vanish under a run). */
+  currentSize(): Promise<number>;
   /** Totals of bytes read from and written to the device so far. */
   counters(): Promise<IoCounters>;
   close(): Promise<void>;

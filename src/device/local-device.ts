@@ -296,6 +296,15 @@ export class LocalDevice implements Device {
     }
   }
 
+  async currentSize(): Promise<number> {
+    try {
+      const info = await this.handle.stat();
+      return info.isBlockDevice() ? await blockDeviceSize(info.rdev) : info.size;
+    } catch (error) {
+      throw this.error('stat', undefined, `cannot read the size: ${systemErrorText(error)}`, error);
+    }
+  }
+
   async counters(): Promise<IoCounters> {
     return { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten, bytesSkipped: this.bytesSkipped };
   }

@@ -78,6 +78,7 @@ export class RemoteDevice implements Device {
   /** Set while the reason for a lost link is being found out; close() waits for it. */
   private explaining: Promise<void> | undefined;
   private lastCounters: IoCounters = { bytesRead: 0, bytesWritten: 0 };
+  private sizeNow = 0;
 
   private constructor(
     private readonly link: AgentLink,
@@ -401,6 +402,12 @@ export class RemoteDevice implements Device {
     const m = await this.request((id) => ({ type: MessageType.Flush, id }));
     if (m.type !== MessageType.Flushed) throw this.unexpected(m, 'FLUSHED');
     this.lastCounters = { bytesRead: m.bytesRead, bytesWritten: m.bytesWritten };
+    this.sizeNow = m.size;
+  }
+
+  async currentSize(): Promise<number> {
+    await this.flush();
+    return this.sizeNow;
   }
 
   async counters(): Promise<IoCounters> {

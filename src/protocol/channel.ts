@@ -8,6 +8,13 @@ import type { Readable, Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type Message } from './protocol.js';
 
+/**
+ * A frame begun but not finished for this long ends the session: a peer that sends
+ * half a frame and then nothing would otherwise hold the other end forever. Any byte
+ * arriving restarts the clock, so a slow link is not mistaken for a stalled one.
+ */
+export const FRAME_STALL_MS = 120_000;
+
 export interface ChannelHandlers {
   message(message: Message): void;
   /** The input ended (cleanly or not) or a frame was malformed. Called once. */
@@ -21,12 +28,14 @@ export class Channel {
   bytesOut = 0;
   private ended = false;
   private drainWaiters: (() => void)[] = [];
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly input: Readable,
     private readonly output: Writable,
     private readonly handlers: ChannelHandlers,
     frameLimit = HANDSHAKE_FRAME_LIMIT,
+    private readonly stallMs = FRAME_STALL_MS,
   ) {
     this.decoder = new FrameDecoder(frameLimit);
     input.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -58,6 +67,7 @@ export class Channel {
       this.finish(error as ProtocolError);
       return;
     }
+    this.watchForStall();
     for (const body of bodies) {
       if (this.ended) return;
       let message: Message;
@@ -71,9 +81,20 @@ export class Channel {
     }
   }
 
+  private watchForStall(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    if (this.decoder.pendingBytes === 0) return;
+    this.stallTimer = setTimeout(() => {
+      this.finish(new ProtocolError(`no data for ${this.stallMs / 1000} s in the middle of a frame`));
+    }, this.stallMs);
+    this.stallTimer.unref();
+  }
+
   private finish(error: ProtocolError | undefined): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.stallTimer);
     this.input.pause();
     this.releaseDrainWaiters();
     this.handlers.closed(error);

@@ -40,7 +40,8 @@
  *   0x1a  DATA          agent->client   u32 id, u64 offset, u32 raw length, u8 encoding, rest: payload
  *   0x1b  WRITE         client->agent   u64 offset, u32 raw length, u8 encoding, rest: payload
  *   0x1c  FLUSH         client->agent   u32 id: finish every earlier WRITE, then fsync
- *   0x1d  FLUSHED       agent->client   u32 id, u64 bytes read, u64 bytes written (totals so far)
+ *   0x1d  FLUSHED       agent->client   u32 id, u64 bytes read, u64 bytes written (totals so far),
+ *                                       u64 the device's size now (to notice a size change)
  *   0x1e  ERROR         agent->client   u32 id (0: not tied to a request; fatal), u8 code,
  *                                       u64 offset (2^53-1 when none), str operation, str message
  *   0x1f  BYE           client->agent   (no fields): close the device and exit
@@ -118,7 +119,7 @@ export type Message =
   | { type: MessageType.Data; id: number; offset: number; rawLength: number; encoding: Encoding; payload: Buffer }
   | { type: MessageType.Write; offset: number; rawLength: number; encoding: Encoding; payload: Buffer }
   | { type: MessageType.Flush; id: number }
-  | { type: MessageType.Flushed; id: number; bytesRead: number; bytesWritten: number }
+  | { type: MessageType.Flushed; id: number; bytesRead: number; bytesWritten: number; size: number }
   | { type: MessageType.Error; id: number; code: ErrorCode; offset: number; operation: string; message: string }
   | { type: MessageType.Bye };
 
@@ -201,7 +202,7 @@ export function encodeMessage(m: Message): Buffer[] {
     case MessageType.Flush:
       return new FieldWriter(m.type, 4).u32(m.id).finish();
     case MessageType.Flushed:
-      return new FieldWriter(m.type, 20).u32(m.id).u64(m.bytesRead).u64(m.bytesWritten).finish();
+      return new FieldWriter(m.type, 28).u32(m.id).u64(m.bytesRead).u64(m.bytesWritten).u64(m.size).finish();
     case MessageType.Error: {
       const op = Buffer.from(m.operation, 'utf8');
       const text = Buffer.from(m.message.slice(0, 4000), 'utf8');
@@ -337,7 +338,7 @@ export function decodeMessage(body: Buffer): Message {
       m = { type, id: r.u32() };
       break;
     case MessageType.Flushed:
-      m = { type, id: r.u32(), bytesRead: r.u64(), bytesWritten: r.u64() };
+      m = { type, id: r.u32(), bytesRead: r.u64(), bytesWritten: r.u64(), size: r.u64() };
       break;
     case MessageType.Error:
       m = { type, id: r.u32(), code: r.u8(), offset: r.u64(), operation: r.str(), message: r.str() };
@@ -367,9 +368,9 @@ export class FrameDecoder {
     this.limit = limit;
   }
 
-  /** Bytes held that do not yet form a whole frame. */
+  /** Bytes of a frame begun but not complete (its 4-byte length counts once read). */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.expected >= 0 ? 4 : 0);
   }
 
   /** Feeds bytes; returns the frame bodies completed by them, in order. */
