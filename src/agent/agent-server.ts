@@ -290,9 +290,8 @@ export class AgentServer {
     try {
       await Promise.all(this.pendingWrites);
       await device.flush();
-      const c = await device.counters();
-      const size = await device.currentSize();
-      this.channel.send({ type: MessageType.Flushed, id, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, size });
+      const { size, io } = await device.status();
+      this.channel.send({ type: MessageType.Flushed, id, bytesRead: io.bytesRead, bytesWritten: io.bytesWritten, size });
     } catch (error) {
       await this.fail(id, error);
     }

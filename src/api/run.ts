@@ -137,7 +137,8 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
-    result.io = { local: await local?.counters(), remote: await remote?.counters() };
+    const [localStatus, remoteStatus] = await Promise.all([local?.status(), remote?.status()]);
+    result.io = { local: localStatus?.io, remote: remoteStatus?.io };
     return result;
   } catch (error) {
     if (signal.aborted) {
@@ -232,7 +233,7 @@ export function dryRunFailure(settings: RunSettings, result: RunResult): SyncErr
 async function checkSizesUnchanged(devices: (Device | undefined)[]): Promise<void> {
   for (const d of devices) {
     if (d === undefined) continue;
-    const now = await d.currentSize();
+    const { size: now } = await d.status();
     if (now !== d.size) {
       throw new DeviceError(`${d.label} changed size during the run, from ${d.size} to ${now} bytes; run again`, {
         side: d.side, device: d.path, operation: 'size check',

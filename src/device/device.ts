@@ -40,6 +40,11 @@ export interface IoCounters {
   bytesSkipped?: number;
 }
 
+export interface DeviceStatus {
+  size: number;
+  io: IoCounters;
+}
+
 export interface Device {
   /** The path as the user gave it. */
   readonly path: string;
@@ -63,9 +68,10 @@ export interface Device {
   write(offset: number, data: Buffer): Promise<void>;
   /** Resolves when every earlier write is durable (fsync). */
   flush(): Promise<void>;
-  /** The device's size as it is now (a device can shrink, grow or vanish under a run). */
-  currentSize(): Promise<number>;
-  /** Totals of bytes read from and written to the device so far. */
-  counters(): Promise<IoCounters>;
+  /**
+   * The device's size as it is now (a device can shrink, grow or vanish under a run)
+   * and the bytes read and written so far; one round trip at most for a remote one.
+   */
+  status(): Promise<DeviceStatus>;
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { blockDeviceSize } from './device-size.js';
-import type { Block, BlockDigest, Device, DigestOptions, IoCounters, Side } from './device.js';
+import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, Side } from './device.js';
 
 /** Reads are issued in units of about this many bytes, whatever the block size. */
 const READ_UNIT = 4 * 1024 * 1024;
@@ -296,17 +296,15 @@ export class LocalDevice implements Device {
     }
   }
 
-  async currentSize(): Promise<number> {
+  async status(): Promise<DeviceStatus> {
+    let size: number;
     try {
       const info = await this.handle.stat();
-      return info.isBlockDevice() ? await blockDeviceSize(info.rdev) : info.size;
+      size = info.isBlockDevice() ? await blockDeviceSize(info.rdev) : info.size;
     } catch (error) {
       throw this.error('stat', undefined, `cannot read the size: ${systemErrorText(error)}`, error);
     }
-  }
-
-  async counters(): Promise<IoCounters> {
-    return { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten, bytesSkipped: this.bytesSkipped };
+    return { size, io: { bytesRead: this.bytesRead, bytesWritten: this.bytesWritten, bytesSkipped: this.bytesSkipped } };
   }
 
   /** Closes the device; pending writes are awaited first, but their errors are not raised here. */

@@ -15,7 +15,7 @@ import {
 } from '../protocol/protocol.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { VERSION } from '../version.js';
-import type { Block, BlockDigest, Device, DigestOptions, IoCounters } from './device.js';
+import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from './device.js';
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
@@ -33,8 +33,11 @@ export interface AgentLink {
   readonly where: string;
   /** Why the link broke, once it has (waits briefly for the process to exit). */
   explainLoss(): Promise<string>;
-  /** Ends the agent after BYE (or kills it when it does not go). */
-  close(): Promise<void>;
+  /**
+   * Ends the agent after BYE (or kills it when it does not go). With `wait` false the
+   * process is left to exit on its own: used when every write is already durable.
+   */
+  close(options?: { wait?: boolean }): Promise<void>;
 }
 
 export interface RemoteDeviceOptions {
@@ -77,8 +80,9 @@ export class RemoteDevice implements Device {
   private helloWaiter: Pending | undefined;
   /** Set while the reason for a lost link is being found out; close() waits for it. */
   private explaining: Promise<void> | undefined;
-  private lastCounters: IoCounters = { bytesRead: 0, bytesWritten: 0 };
-  private sizeNow = 0;
+  private lastStatus: DeviceStatus = { size: 0, io: { bytesRead: 0, bytesWritten: 0 } };
+  /** True while no request, stream or write was made since the last FLUSHED. */
+  private statusFresh = false;
 
   private constructor(
     private readonly link: AgentLink,
@@ -112,35 +116,45 @@ export class RemoteDevice implements Device {
     return device;
   }
 
+  /**
+   * Both HELLOs and the OPEN go out at once, without waiting for the agent's HELLO:
+   * the handshake costs one round trip, not two. The agent checks our HELLO before
+   * it reads the OPEN; we check its HELLO before we trust the OPENED.
+   */
   private async handshake(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const hello = await Promise.race([
-      new Promise<Message>((resolve, reject) => (this.helloWaiter = { resolve, reject })),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransportError(`no answer from the agent on ${this.link.where} within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)), HANDSHAKE_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (hello.type !== MessageType.Hello || hello.magic !== PROTOCOL_MAGIC) {
-      throw new ProtocolError(`the agent on ${this.link.where} did not greet with HELLO`);
-    }
-    if (hello.version < MIN_PROTOCOL_VERSION || hello.minVersion > PROTOCOL_VERSION) {
-      throw new ProtocolError(
-        `protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}, ` +
-          `the agent on ${this.link.where} speaks ${hello.minVersion}..${hello.version} (${hello.software})`,
-      );
-    }
-    this.software = hello.software;
-    this.channel.send({
-      type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
-      minVersion: MIN_PROTOCOL_VERSION, software: `basyn ${VERSION} node ${process.version}`,
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TransportError(`no answer from the agent on ${this.link.where} within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)), HANDSHAKE_TIMEOUT_MS);
     });
-    const { path, writable, hash, zlevel, blockSize } = this.options;
-    const createSize = this.options.createSize ?? 0;
-    const opened = await this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, createSize, path }));
-    if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
-    this.size = opened.size;
-    this.isBlockDevice = opened.kind === DeviceKind.BlockDevice;
-    this.channel.setFrameLimit(frameLimitFor(blockSize));
+    try {
+      const greeting = new Promise<Message>((resolve, reject) => (this.helloWaiter = { resolve, reject }));
+      this.channel.send({
+        type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
+        minVersion: MIN_PROTOCOL_VERSION, software: `basyn ${VERSION} node ${process.version}`,
+      });
+      const { path, writable, hash, zlevel, blockSize } = this.options;
+      const createSize = this.options.createSize ?? 0;
+      const opening = this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, createSize, path }));
+      opening.catch(() => undefined); // awaited below, after the HELLO check
+      const hello = await Promise.race([greeting, timeout]);
+      if (hello.type !== MessageType.Hello || hello.magic !== PROTOCOL_MAGIC) {
+        throw new ProtocolError(`the agent on ${this.link.where} did not greet with HELLO`);
+      }
+      if (hello.version < MIN_PROTOCOL_VERSION || hello.minVersion > PROTOCOL_VERSION) {
+        throw new ProtocolError(
+          `protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}, ` +
+            `the agent on ${this.link.where} speaks ${hello.minVersion}..${hello.version} (${hello.software})`,
+        );
+      }
+      this.software = hello.software;
+      const opened = await Promise.race([opening, timeout]);
+      if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
+      this.size = opened.size;
+      this.isBlockDevice = opened.kind === DeviceKind.BlockDevice;
+      this.channel.setFrameLimit(frameLimitFor(blockSize));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private receive(m: Message): void {
@@ -258,6 +272,7 @@ export class RemoteDevice implements Device {
 
   private request(build: (id: number) => Message): Promise<Message> {
     this.throwIfFailed();
+    this.statusFresh = false;
     const id = this.nextId++;
     return new Promise<Message>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -267,6 +282,7 @@ export class RemoteDevice implements Device {
 
   private openStream(build: (id: number) => Message): { id: number; state: StreamState } {
     this.throwIfFailed();
+    this.statusFresh = false;
     const id = this.nextId++;
     const state: StreamState = { items: [], wake: undefined };
     this.streams.set(id, state);
@@ -387,6 +403,7 @@ export class RemoteDevice implements Device {
 
   async write(offset: number, data: Buffer): Promise<void> {
     this.throwIfFailed();
+    this.statusFresh = false;
     await this.writes.add(data.length, async () => {
       const { encoding, payload } = await encodeBlock(data, this.options.zlevel);
       this.throwIfFailed();
@@ -401,30 +418,29 @@ export class RemoteDevice implements Device {
     await this.writes.drain();
     const m = await this.request((id) => ({ type: MessageType.Flush, id }));
     if (m.type !== MessageType.Flushed) throw this.unexpected(m, 'FLUSHED');
-    this.lastCounters = { bytesRead: m.bytesRead, bytesWritten: m.bytesWritten };
-    this.sizeNow = m.size;
+    this.lastStatus = { size: m.size, io: { bytesRead: m.bytesRead, bytesWritten: m.bytesWritten } };
+    this.statusFresh = this.pending.size === 0 && this.streams.size === 0 && this.writes.bytesInFlight === 0;
   }
 
-  async currentSize(): Promise<number> {
-    await this.flush();
-    return this.sizeNow;
-  }
-
-  async counters(): Promise<IoCounters> {
-    if (this.failure === undefined && !this.closing) await this.flush();
-    return this.lastCounters;
+  /** The last FLUSHED's figures when nothing was asked of the agent since; else one FLUSH. */
+  async status(): Promise<DeviceStatus> {
+    if (!this.statusFresh) await this.flush();
+    return this.lastStatus;
   }
 
   /** Says BYE and waits for the agent to exit. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // Everything acknowledged by a FLUSHED with nothing asked since: no need to wait
+    // for the agent (or ssh) to exit, which would cost one more round trip.
+    const settled = this.failure === undefined && this.statusFresh;
     if (this.failure === undefined) {
       await this.writes.drain().catch(() => undefined);
       this.channel.send({ type: MessageType.Bye });
       await this.channel.endOutput();
     }
-    await this.link.close();
+    await this.link.close({ wait: !settled });
     await this.explaining;
   }
 

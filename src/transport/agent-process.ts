@@ -137,8 +137,19 @@ export class AgentProcess implements AgentLink {
     return this.explainExit();
   }
 
-  close(): Promise<void> {
+  close(options?: { wait?: boolean }): Promise<void> {
+    if (options?.wait === false) {
+      this.detach();
+      return Promise.resolve();
+    }
     return this.stop();
+  }
+
+  /** Lets this process exit without waiting for the agent, which exits after BYE. */
+  private detach(): void {
+    this.stdin.end();
+    this.child.unref();
+    for (const stream of [this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
   get hasExited(): boolean {
