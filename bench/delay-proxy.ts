@@ -86,10 +86,12 @@ class DelayedPipe {
     return this.queuedBytes + this.to.writableLength;
   }
 
+  /** Delivers what is due now (no timer hop at 0 ms), and waits for the next head. */
   private arm(): void {
     if (this.timer !== undefined || this.queue.length === 0) return;
-    const wait = Math.max(0, Math.ceil(this.queue[0]!.due - performance.now()));
-    this.timer = setTimeout(() => this.deliverDue(), wait);
+    const wait = Math.ceil(this.queue[0]!.due - performance.now());
+    if (wait <= 0) this.deliverDue();
+    else this.timer = setTimeout(() => this.deliverDue(), wait);
   }
 
   private deliverDue(): void {
@@ -106,7 +108,7 @@ class DelayedPipe {
       }
     }
     this.resumeIfRoom();
-    this.arm();
+    if (this.queue.length > 0) this.timer = setTimeout(() => this.deliverDue(), Math.max(1, Math.ceil(this.queue[0]!.due - now)));
   }
 
   private resumeIfRoom(): void {
