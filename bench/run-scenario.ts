@@ -95,7 +95,7 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
     try {
       for (let i = 1; i <= ctx.runs; i++) {
         await plan.beforeEachRun?.();
-        const run = await timeBasyn(plan.args, { ...plan, timeoutMs: timeoutFor(bytes) });
+        const run = await timeBasyn(plan.args, { env: plan.env, agentRoots: plan.agentRoots, timeoutMs: timeoutFor(bytes) });
         const failure = failureOf(run);
         if (failure !== undefined) throw new Error(`run ${i} failed: ${failure}`);
         result.runs.push(figuresOf(run));

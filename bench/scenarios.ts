@@ -144,7 +144,7 @@ function bitmapSync(where: 'local' | 'ssh', hash: Hash): Scenario {
       const args = pushArgs(await workspace.identicalRandomPair(size), 'SYNC', `--hash=${hash}`, '-b', bitmap);
       const plan = where === 'ssh' ? await sshPlan(workspace, args) : localPlan(args);
       // The first run creates and fills the bitmap; only the runs after it are timed.
-      const first = await timeBasyn(plan.args, { ...plan, timeoutMs: 600_000 });
+      const first = await timeBasyn(plan.args, { env: plan.env, agentRoots: plan.agentRoots, timeoutMs: 600_000 });
       const failure = failureOf(first);
       if (failure !== undefined) throw new Error(`the untimed run that creates the bitmap failed: ${failure}`);
       return plan;
