@@ -38,7 +38,9 @@ export interface SshTarget {
   agentRoots: number[];
 }
 
-const PIECE = 2 * 1024 * 1024;
+/** The mixed image's zlib ratio is measured on this many small pieces spread over it (64 MiB). */
+const RATIO_SAMPLE_PIECES = 256;
+const RATIO_SAMPLE_PIECE = 256 * 1024;
 
 export class Workspace {
   private readonly made = new Map<string, Promise<unknown>>();
@@ -116,7 +118,7 @@ export class Workspace {
     const path = this.path(`mixed-${size}.img`);
     return this.once(path, async () => {
       await this.timed(`writing ${formatBytes(size)} of mixed data from the system's files`, () => writeMixedImage(path, size, 2));
-      const ratio = zlibRatio(await readSamplePieces(path, size, PIECE, 32), 1);
+      const ratio = zlibRatio(await readSamplePieces(path, size, RATIO_SAMPLE_PIECE, RATIO_SAMPLE_PIECES), 1);
       this.mixedZlib1Ratio = ratio;
       this.log(`mixed image: zlib level 1 makes a sample ${(100 * ratio).toFixed(1)}% of its size (${(100 * (1 - ratio)).toFixed(1)}% compressible)`);
       return path;
