@@ -22,7 +22,7 @@ const DIGEST_CREDIT = 4096;
 /** Bytes of blocks a read stream may send ahead of the engine. */
 const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
 /** Raw bytes of writes being compressed or sent at once. */
-const WRITE_WINDOW = 32 * 1024 * 1024;
+const WRITE_WINDOW = 16 * 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** The byte streams to an agent, and what can be said when they break. */
