@@ -5,9 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { cmp, scribble, sha256File, writeImage } from '../test-support/images.js';
+import { cmp, devicesFor, imagePair, sha256File, type ImagePair } from '../test-support/images.js';
 import { describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
@@ -34,21 +32,13 @@ after(async () => {
 });
 
 /** A source image and a destination that differs from it in a few places (or entirely for COPY). */
-async function pair(mode: string): Promise<{ source: string; destination: string }> {
+async function pair(mode: string): Promise<ImagePair> {
   n++;
-  const source = join(dir.path, `source-${n}.img`);
-  const destination = join(dir.path, `destination-${n}.img`);
-  await writeImage(source, SIZE, 1000 + n);
-  if (mode === 'COPY') {
-    await writeImage(destination, SIZE, 5000 + n);
-  } else {
-    await copyFile(source, destination);
-    // 100 bytes changed in blocks 0 and 2, plus one byte in the short last block.
-    await scribble(destination, CHANGED_BLOCKS.map((b) => b * BLOCK + 70_000), 100, n);
-    await scribble(destination, [SIZE - 1], 1, n + 77);
-  }
-  assert.equal(await cmp(source, destination), false, 'the test images must differ before the run');
-  return { source, destination };
+  // 100 bytes changed in blocks 0 and 2, plus the last byte (in the short last block).
+  const changes = mode === 'COPY' ? 'all' : [...CHANGED_BLOCKS.map((b) => b * BLOCK + 70_000), SIZE - 1];
+  const p = await imagePair(dir.path, `m${n}`, SIZE, 1000 + n, changes);
+  assert.equal(await cmp(p.source, p.destination), false, 'the test images must differ before the run');
+  return p;
 }
 
 for (const { target, skip } of targets) {
@@ -56,9 +46,9 @@ for (const { target, skip } of targets) {
     for (const action of ['PUSH', 'PULL'] as const) {
       for (const mode of modes) {
         test(`${action} ${mode.name} makes the destination equal to the source`, async () => {
-          const { source, destination } = await pair(mode.name);
-          // PUSH: local is the source; PULL: remote is the source.
-          const [local, remote] = action === 'PUSH' ? [source, destination] : [destination, source];
+          const p = await pair(mode.name);
+          const { source, destination } = p;
+          const { local, remote } = devicesFor(action, p);
           const sourceHash = await sha256File(source);
           const r = await runBasyn(['-l', local, '-r', remote, ...target.args, '-a', action.toLowerCase(), ...mode.args, '--stat'], { env: target.env });
           assert.equal(r.code, 0, describeRun(r));
