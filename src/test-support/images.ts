@@ -38,7 +38,7 @@ export function seededImage(length: number, seed: number): Buffer {
   for (let at = 0, k = 0; at < length; at += unit, k++) {
     const n = Math.min(unit, length - at);
     base.copy(out, at, 0, n);
-    for (let j = 0; j < n; j += 4096) out.writeUInt32LE((k * 2654435761 + j) >>> 0, at + j);
+    for (let j = 0; j + 4 <= n; j += 4096) out.writeUInt32LE((k * 2654435761 + j) >>> 0, at + j);
   }
   return out;
 }
