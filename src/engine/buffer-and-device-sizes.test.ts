@@ -74,6 +74,22 @@ for (const { target, skip } of targets) {
       }
     });
 
+    describe('small buffers with long digests', () => {
+      // 1024 digests of 64 bytes per DIGESTS frame used to overflow the 64 KiB frame limit.
+      for (const hash of ['SHA512', 'BLAKE2B', 'SHA384']) {
+        for (const action of ['PUSH', 'PULL'] as const) {
+          test(`--buffer=4 --hash=${hash}: ${action} SYNC of 5 MiB`, async () => {
+            const size = 5 * MiB + 1;
+            await transfer(target, action, ['-m', 'SYNC', '--buffer=4', `--hash=${hash}`], size, scattered(size, 4 * KiB));
+          });
+        }
+      }
+      test('--buffer=1 --hash=SHA512: PUSH SYNC of 5 MiB', async () => {
+        const size = 5 * MiB + 1;
+        await transfer(target, 'PUSH', ['-m', 'SYNC', '--buffer=1', '--hash=SHA512'], size, scattered(size, 256 * KiB));
+      });
+    });
+
     describe('device sizes', () => {
       const block = 64 * KiB;
       const sizes = [
