@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeImage } from '../test-support/images.js';
 import { describeRun, startBasyn } from '../test-support/run-basyn.js';
@@ -48,6 +48,14 @@ async function interrupt(target: Target, action: 'PUSH' | 'PULL', signal: 'SIGIN
   await writeFile(other, '');
   await truncate(other, SIZE);
   const [local, remote] = action === 'PUSH' ? [source, other] : [other, source];
+  try {
+    await interruptOnce(target, action, signal, extra, local, remote);
+  } finally {
+    await rm(other, { force: true }); // up to a few hundred MiB each
+  }
+}
+
+async function interruptOnce(target: Target, action: 'PUSH' | 'PULL', signal: 'SIGINT' | 'SIGTERM', extra: string[], local: string, remote: string): Promise<void> {
   const run = startBasyn(['-l', local, '-r', remote, ...target.args, '-a', action, ...extra, '--verbose'], { env: target.env, timeoutMs: 60_000 });
   // The action has begun once this line is out; then let data flow a little.
   await run.waitFor(new RegExp(`${action} \\w+ of ${SIZE} bytes`));
