@@ -286,6 +286,7 @@ function encodingOf(v: number): Encoding {
 
 /** Decodes one frame body (type byte first). Throws ProtocolError on anything malformed. */
 export function decodeMessage(body: Buffer): Message {
+  if (body.length === 0) throw new ProtocolError('empty frame (no message type)');
   const r = new FieldReader(body);
   const type = body[0]!;
   let m: Message;

@@ -38,7 +38,7 @@ export function seededImage(length: number, seed: number): Buffer {
   for (let at = 0, k = 0; at < length; at += unit, k++) {
     const n = Math.min(unit, length - at);
     base.copy(out, at, 0, n);
-    for (let j = 0; j < n; j += 4096) out.writeUInt32LE((k * 2654435761 + j) >>> 0, at + j);
+    for (let j = 0; j + 4 <= n; j += 4096) out.writeUInt32LE((k * 2654435761 + j) >>> 0, at + j);
   }
   return out;
 }
@@ -47,11 +47,18 @@ export async function writeImage(path: string, length: number, seed: number): Pr
   await writeFile(path, seededImage(length, seed));
 }
 
-/** Overwrites `length` bytes at each offset with new seeded bytes. */
+/** Overwrites `length` bytes at each offset with new seeded bytes (different from what was there, for any seed). */
 export async function scribble(path: string, offsets: number[], length: number, seed: number): Promise<void> {
   const f = await open(path, 'r+');
   try {
-    for (const [i, offset] of offsets.entries()) await f.write(seededBytes(length, seed + i), 0, length, offset);
+    for (const [i, offset] of offsets.entries()) {
+      const old = Buffer.alloc(length);
+      await f.read(old, 0, length, offset);
+      const fresh = seededBytes(length, seed + i);
+      // Make sure the first byte really changes, so a "changed" file always differs.
+      if (fresh[0] === old[0]) fresh[0] = fresh[0]! ^ 0xff;
+      await f.write(fresh, 0, length, offset);
+    }
   } finally {
     await f.close();
   }
@@ -71,4 +78,44 @@ export async function cmp(a: string, b: string, bytes?: number): Promise<boolean
 
 export async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+export interface ImagePair {
+  source: string;
+  destination: string;
+}
+
+/**
+ * Writes a source image of `size` bytes and a destination of the same size that
+ * differs from it: entirely ('all', other seeded content), not at all ('none'), or by
+ * `changeLength` scribbled bytes at each of the given offsets.
+ */
+export async function imagePair(
+  folder: string,
+  name: string,
+  size: number,
+  seed: number,
+  changes: number[] | 'all' | 'none',
+  changeLength = 100,
+): Promise<ImagePair> {
+  const { join } = await import('node:path');
+  const source = join(folder, `${name}.source.img`);
+  const destination = join(folder, `${name}.destination.img`);
+  const data = seededImage(size, seed);
+  await writeFile(source, data);
+  if (changes === 'all') {
+    await writeImage(destination, size, seed + 7919);
+  } else {
+    await writeFile(destination, data);
+    if (changes !== 'none') {
+      await scribble(destination, changes.map((o) => Math.min(o, size - 1)), 1, seed + 1); // at least one byte even at the end
+      await scribble(destination, changes.filter((o) => o + changeLength <= size), changeLength, seed + 2);
+    }
+  }
+  return { source, destination };
+}
+
+/** PUSH: -l is the source and -r the destination; PULL: the other way round. */
+export function devicesFor(action: 'PUSH' | 'PULL', pair: ImagePair): { local: string; remote: string } {
+  return action === 'PUSH' ? { local: pair.source, remote: pair.destination } : { local: pair.destination, remote: pair.source };
 }

@@ -8,7 +8,9 @@
  * because the SSH tests must run there.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chmod, mkdir, writeFile, access } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,6 +122,9 @@ export async function startSshd(): Promise<(SshdFixture & { stopSync(): void }) 
   const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (t: string) => (log += t));
+  // The test process must be able to exit while sshd runs: the exit hook stops it.
+  child.unref();
+  (child.stderr as Socket).unref();
   const env = { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}` };
   const fixture = {
     host: '127.0.0.1',
@@ -133,6 +138,7 @@ export async function startSshd(): Promise<(SshdFixture & { stopSync(): void }) 
     },
     stopSync: () => {
       child.kill('SIGTERM');
+      rmSync(dir.path, { recursive: true, force: true });
     },
   };
   // Ready when a real login works.

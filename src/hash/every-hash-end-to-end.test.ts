@@ -1,0 +1,67 @@
+/**
+ * Each --hash, spelled in any case, locally and over SSH: the devices end up equal,
+ * and the --debug detail shows that both sides really compared digests of the chosen
+ * function (the digest of the differing block is checked against node:crypto).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { cmp, devicesFor, imagePair } from '../test-support/images.js';
+import { describeRun, runBasyn } from '../test-support/run-basyn.js';
+import { bothTargets } from '../test-support/targets.js';
+import { makeTempDir } from '../test-support/temp-dir.js';
+
+const BLOCK = 64 * 1024;
+const SIZE = 5 * BLOCK + 999;
+const CHANGED_BLOCK = 3;
+
+const hashes = [
+  { written: 'SHA1', node: 'sha1' },
+  { written: 'sha224', node: 'sha224' },
+  { written: 'Sha256', node: 'sha256' },
+  { written: 'SHA384', node: 'sha384' },
+  { written: 'sha512', node: 'sha512' },
+  { written: 'BLAKE2B', node: 'blake2b512' },
+  { written: 'blake2s', node: 'blake2s256' },
+  { written: 'Md5', node: 'md5' },
+];
+
+const targets = await bothTargets();
+let dir: { path: string; remove(): Promise<void> };
+let n = 0;
+
+before(async () => {
+  dir = await makeTempDir();
+});
+after(async () => {
+  await dir.remove();
+});
+
+for (const { target, skip } of targets) {
+  describe(`over ${target.name}`, { skip }, () => {
+    for (const h of hashes) {
+      for (const action of ['PUSH', 'PULL'] as const) {
+        test(`${action} SYNC --hash=${h.written} compares ${h.node} digests and syncs`, async () => {
+          n++;
+          const p = await imagePair(dir.path, `h${n}`, SIZE, 40 + n, [CHANGED_BLOCK * BLOCK + 500]);
+          const { local, remote } = devicesFor(action, p);
+          const block = (data: Buffer): string =>
+            createHash(h.node).update(data.subarray(CHANGED_BLOCK * BLOCK, (CHANGED_BLOCK + 1) * BLOCK)).digest('hex');
+          const sourceDigest = block(await readFile(p.source));
+          const destinationDigest = block(await readFile(p.destination));
+
+          const r = await runBasyn(['-l', local, '-r', remote, ...target.args, '-a', action, '-m', 'SYNC', `--hash=${h.written}`, '--buffer=64', '--debug'], { env: target.env });
+          assert.equal(r.code, 0, describeRun(r));
+          assert.ok(await cmp(p.source, p.destination), 'cmp: devices differ');
+          // One block differs; its digests as both sides computed them are in the debug line.
+          const differing = r.stderr.split('\n').filter((l) => / differs: /.test(l));
+          assert.equal(differing.length, 1, `expected one differing block in ${JSON.stringify(r.stderr)}`);
+          assert.ok(differing[0]!.includes(`at ${CHANGED_BLOCK * BLOCK}+${BLOCK}`), differing[0]);
+          assert.ok(differing[0]!.includes(`source ${sourceDigest}`), `source digest is not ${h.node}: ${differing[0]}`);
+          assert.ok(differing[0]!.includes(`destination ${destinationDigest}`), `destination digest is not ${h.node}: ${differing[0]}`);
+        });
+      }
+    }
+  });
+}
