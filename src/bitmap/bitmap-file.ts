@@ -69,17 +69,7 @@ export class BitmapFile {
         return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, true);
       }
       const handle = await open(path, 'r+').catch((e: unknown) => fail('cannot open', e));
-      try {
-        const head = Buffer.alloc(BITMAP_HEADER_SIZE);
-        const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
-        const { size } = await handle.stat();
-        validateBitmap(path, head.subarray(0, bytesRead), size, {
-          deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
-        });
-      } catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-      }
+      await validateOpened(handle, path, expect);
       return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, false);
     } catch (error) {
       await lock.release();
@@ -98,17 +88,7 @@ export class BitmapFile {
       }
       throw new BitmapError(`bitmap ${path}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
     }
-    try {
-      const head = Buffer.alloc(BITMAP_HEADER_SIZE);
-      const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
-      const { size } = await handle.stat();
-      validateBitmap(path, head.subarray(0, bytesRead), size, {
-        deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
-      });
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      throw error;
-    }
+    await validateOpened(handle, path, expect);
     return new BitmapFile(path, handle, undefined, expect.blockSize, expect.deviceSize, expect.hash, false);
   }
 
@@ -165,6 +145,21 @@ export class BitmapFile {
     this.closed = true;
     await this.handle?.close().catch(() => undefined);
     await this.lock?.release();
+  }
+}
+
+/** Reads the header and checks it and the file's length; closes the file if they are wrong. */
+async function validateOpened(handle: FileHandle, path: string, expect: BitmapExpectation): Promise<void> {
+  try {
+    const head = Buffer.alloc(BITMAP_HEADER_SIZE);
+    const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
+    const { size } = await handle.stat();
+    validateBitmap(path, head.subarray(0, bytesRead), size, {
+      deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
+    });
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
   }
 }
 
