@@ -81,10 +81,12 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const signal = hooks.signal ?? new AbortController().signal;
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
-  const digest = await loadDigest(settings.hash);
   const action = settings.action;
   const opened: { local?: LocalDevice; remote?: RemoteDevice } = {};
+  // The agent (and ssh) start first: their start-up overlaps everything below.
+  const agent = settings.remote !== undefined ? startAgent(settings, hooks, log) : undefined;
   try {
+    const digest = await loadDigest(settings.hash);
     // The source opens first, so that --create knows the size the destination needs.
     const order: ('local' | 'remote')[] = action === 'PULL' ? ['remote', 'local'] : ['local', 'remote'];
     for (const side of order) {
@@ -95,7 +97,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
         opened.local = await openLocal(settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
       }
       if (side === 'remote' && settings.remote !== undefined) {
-        opened.remote = await openRemote(settings, action === 'PUSH' && settings.dryRun !== true, createSize, hooks, log);
+        opened.remote = await openRemote(agent!, settings, action === 'PUSH' && settings.dryRun !== true, createSize, log);
       }
     }
     const { local, remote } = opened;
@@ -147,7 +149,8 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     }
     throw error;
   } finally {
-    await Promise.allSettled([opened.local?.close(), opened.remote?.close()]);
+    // An agent that never got its device (an earlier failure) is closed here too.
+    await Promise.allSettled([opened.local?.close(), opened.remote !== undefined ? opened.remote.close() : agent?.close()]);
   }
 }
 
@@ -157,18 +160,15 @@ async function openLocal(settings: RunSettings, digest: DigestFunction, writable
   return device;
 }
 
-async function openRemote(
-  settings: RunSettings,
-  writable: boolean,
-  createSize: number | undefined,
-  hooks: RunHooks,
-  log: EngineLog,
-): Promise<RemoteDevice> {
+function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
   const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
   log.verbose(ssh !== undefined ? `connecting to ${settings.host} over ssh` : 'starting the agent on this machine');
-  const agent = AgentProcess.start({
+  return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
   });
+}
+
+async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
   const where = settings.host !== undefined ? ` on host ${settings.host}` : '';
   const device = await RemoteDevice.connect(agent, {
     path: settings.remote!,

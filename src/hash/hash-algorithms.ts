@@ -5,7 +5,6 @@
  * (hash-wasm), bundled into the agent so the remote host needs nothing installed.
  */
 import { createHash } from 'node:crypto';
-import { createBLAKE3, createXXHash128 } from 'hash-wasm';
 
 export interface HashAlgorithm {
   /** Upper-case name as given to --hash. */
@@ -49,6 +48,8 @@ export type DigestFunction = (data: Uint8Array) => Buffer;
 export async function loadDigest(algorithm: HashAlgorithm): Promise<DigestFunction> {
   const nodeName = algorithm.nodeName;
   if (nodeName !== undefined) return (data) => createHash(nodeName).update(data).digest();
+  // Loaded on first use: most runs use node:crypto and need not parse the WebAssembly.
+  const { createBLAKE3, createXXHash128 } = await import('hash-wasm');
   const hasher = algorithm.name === 'XXH128' ? await createXXHash128() : await createBLAKE3(256);
   return (data) => {
     hasher.init();
