@@ -20,7 +20,7 @@ import type { BitmapFile } from '../bitmap/bitmap-file.js';
 import { isUnknown } from '../bitmap/bitmap-format.js';
 import type { BlockDigest, Device } from '../device/device.js';
 import type { EngineContext } from './engine-context.js';
-import { moveBlock, ownData } from './sync.js';
+import { ownData } from './sync.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { zipDigests } from './zip-digests.js';
 
@@ -192,12 +192,30 @@ class BitmapCommitter {
     }
     // Blocks of a PULL are read from the agent: keep several reads in flight, not one round trip each.
     const moves = new BoundedWindow(BATCH_BYTES);
+    const written: { index: number; digest: Buffer }[] = [];
     for (const p of batch) {
-      await moves.add(p.block.length, () => moveBlock(this.source, destination, p.block, undefined, this.ctx, this.counters));
+      await moves.add(p.block.length, async () => {
+        written.push({ index: p.index, digest: await this.move(p.block) });
+      });
     }
     await moves.drain();
     await destination.flush();
-    for (const run of runsOf(batch.map((p) => ({ index: p.index, digest: p.block.digest })))) await this.bitmap.write(run.first, run.data);
+    written.sort((a, b) => a.index - b.index);
+    for (const run of runsOf(written)) await this.bitmap.write(run.first, run.data);
+  }
+
+  /**
+   * Writes one block and returns the digest of the bytes written. A block read again
+   * from a remote source (PULL) is hashed here: the source may have changed since its
+   * digest was streamed, and the bitmap must describe what the destination holds.
+   */
+  private async move(block: BlockDigest): Promise<Buffer> {
+    const data = block.data ?? (await this.source.read(block.offset, block.length));
+    const digest = block.data !== undefined ? block.digest : this.ctx.digest(data);
+    await this.destination!.write(block.offset, data);
+    this.counters.writes++;
+    this.counters.bytesWritten += block.length;
+    return digest;
   }
 
   private throwIfFailed(): void {
