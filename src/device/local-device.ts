@@ -9,6 +9,7 @@ import { DigestPool } from '../hash/digest-pool.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { lockDevice, type DeviceLock } from './device-lock.js';
 import { blockDeviceSize } from './device-size.js';
 import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, Side } from './device.js';
 
@@ -18,6 +19,8 @@ const READ_UNIT = 4 * 1024 * 1024;
 const READ_AHEAD = 3;
 /** Bytes of queued writes before write() waits. */
 const WRITE_WINDOW = 32 * 1024 * 1024;
+/** How long opening for writing waits for another writer of the device to finish. */
+const WRITER_WAIT_MS = 10_000;
 
 export interface LocalDeviceOptions {
   writable: boolean;
@@ -44,6 +47,8 @@ export class LocalDevice implements Device {
   private bytesSkipped = 0;
   /** From this offset on the file was just created or extended: it reads zeros. */
   private freshFrom = Number.MAX_SAFE_INTEGER;
+  /** Held while the device is open for writing: one writer per device on this host. */
+  private lock: DeviceLock | undefined;
   private closed = false;
 
   private constructor(
@@ -110,6 +115,12 @@ export class LocalDevice implements Device {
       }
       const device = new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
       device.freshFrom = freshFrom;
+      if (options.writable) {
+        device.lock = await lockDevice(opened, WRITER_WAIT_MS, () => new DeviceError(
+          `${label} is being written by another basyn run (or by the agent of a run that just died, still finishing its writes); try again later`,
+          { ...context, operation: 'lock' },
+        ));
+      }
       return device;
     } catch (error) {
       await handle.close().catch(() => undefined);
@@ -313,6 +324,7 @@ export class LocalDevice implements Device {
     this.closed = true;
     await this.writes.drain().catch(() => undefined);
     await this.handle.close().catch(() => undefined);
+    await this.lock?.release();
   }
 }
 
