@@ -45,6 +45,7 @@ export class AgentProcess implements AgentLink {
   readonly where: string;
   private readonly stderrTail: string[] = [];
   private exit: AgentExit | undefined;
+  private spawnFailure: string | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -53,6 +54,8 @@ export class AgentProcess implements AgentLink {
     onStderrLine: ((line: string) => void) | undefined,
     private readonly sudo: boolean,
     private readonly node: string,
+    /** The program spawned here, and the option that named it, to explain a failed start. */
+    private readonly program: { path: string; option: string | undefined },
   ) {
     this.where = where;
     this.stdin = child.stdin!;
@@ -72,6 +75,7 @@ export class AgentProcess implements AgentLink {
     });
     this.exited = new Promise((resolve) => {
       child.on('error', (error) => {
+        this.spawnFailure = this.describeSpawnFailure(error);
         this.stderrTail.push(`${this.isSsh ? 'ssh' : 'node'}: ${error.message}`);
         this.exit = { code: 255, signal: null };
         resolve(this.exit);
@@ -81,6 +85,16 @@ export class AgentProcess implements AgentLink {
         resolve(this.exit);
       });
     });
+  }
+
+  /** Why the program could not be started at all, in the user's words (not "spawn ENOENT"). */
+  private describeSpawnFailure(error: Error): string | undefined {
+    const code = (error as NodeJS.ErrnoException).code;
+    const { path, option } = this.program;
+    const named = option !== undefined ? ` (${option})` : '';
+    if (code === 'ENOENT') return `${path} was not found on this machine${named}`;
+    if (code === 'EACCES') return `${path} cannot be run on this machine: permission denied${named}`;
+    return undefined;
   }
 
   private keepStderr(line: string, onStderrLine: ((line: string) => void) | undefined): void {
@@ -94,6 +108,7 @@ export class AgentProcess implements AgentLink {
   static start(options: AgentProcessOptions): AgentProcess {
     let child: ChildProcess;
     let where: string;
+    let started: { path: string; option: string | undefined };
     const node = options.remoteNode ?? 'node';
     const sudo = options.sudo === true;
     if (options.ssh !== undefined) {
@@ -108,6 +123,7 @@ export class AgentProcess implements AgentLink {
       args.push('--', host, `exec ${remote}`);
       child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       where = `host ${host}`;
+      started = { path: program!, option: rsh !== undefined && rsh.length > 0 ? '-e/--rsh' : 'install the OpenSSH client, or name one with -e/--rsh' };
     } else {
       const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), options.remoteNode ?? process.execPath, '-e', BOOTSTRAP];
       child = spawn(program!, args, {
@@ -116,8 +132,9 @@ export class AgentProcess implements AgentLink {
         env: { ...process.env, ...options.env },
       });
       where = 'this machine';
+      started = { path: program!, option: sudo ? '--sudo' : options.remoteNode !== undefined ? '--remote-node' : undefined };
     }
-    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node);
+    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started);
     agent.stdin.write(framedAgentScript());
     return agent;
   }
@@ -160,6 +177,7 @@ export class AgentProcess implements AgentLink {
   explainExit(): string {
     const exit = this.exit;
     const last = this.stderrTail.filter((l) => !/^Warning: Permanently added/.test(l)).at(-1);
+    if (this.spawnFailure !== undefined) return this.spawnFailure;
     if (exit === undefined) return `the agent on ${this.where} stopped answering`;
     if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return last.replace(/^basyn: /, '');
     if (exit.code === BOOTSTRAP_EXIT_NO_SCRIPT) return `the agent on ${this.where} did not receive its script`;
