@@ -254,6 +254,8 @@ function validate(o: Options): void {
   if (o.dryRun && o.mode !== 'SYNC') throw new UsageError('--dry-run needs -m/--mode SYNC');
   if (o.dryRun && (o.resetBitmap || o.updateBitmap)) throw new UsageError("--dry-run can't be combined with --reset-bitmap or --update-bitmap");
   if (o.create && o.action === undefined) throw new UsageError('--create needs -a/--action');
+  // A dry run writes nothing, and creating or extending the destination is a write.
+  if (o.create && o.dryRun) throw new UsageError("--dry-run can't be combined with --create");
   if (!o.bitmapCheck && o.bitmap === undefined) throw new UsageError('--no-bitmap-check needs -b/--bitmap');
   if (o.resetBitmap && o.updateBitmap) throw new UsageError("--reset-bitmap and --update-bitmap can't be used together");
   if (o.recheck && (o.local === undefined || o.remote === undefined)) throw new UsageError('--recheck needs both -l/--local and -r/--remote');
