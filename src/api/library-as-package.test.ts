@@ -69,6 +69,12 @@ if (scenario === 'sync') {
       out[name] = describe(error);
     }
   }
+  try {
+    await copy({ local: o.source, remote: o.source + '.missing', ...where, action: 'PUSH' });
+    out.missing = 'resolved';
+  } catch (error) {
+    out.missing = describe(error);
+  }
 } else if (scenario === 'abort') {
   const controller = new AbortController();
   let abortedAt;
@@ -190,7 +196,7 @@ for (const place of places) {
     assert.deepEqual(out.result.recheck, { compared: 13, differing: CHANGED.length, firstDifference: BLOCK });
   });
 
-  test(`wrong options throw a UsageError in an outside program ${place.name}`, { skip }, async () => {
+  test(`wrong options throw a UsageError, a missing device a DeviceError with its context, in an outside program ${place.name}`, { skip }, async () => {
     const { source, destination } = await pair();
     const out = await runProgram('usage', { source, destination, ...where }, place.env);
     for (const [name, pattern] of [
@@ -206,6 +212,13 @@ for (const place of places) {
       assert.equal(e.exitCode, 1);
       assert.match(e.message, pattern);
     }
+    // A runtime error is typed too, and carries the --json error's information.
+    const missing = out.missing;
+    assert.notEqual(missing, 'resolved');
+    assert.equal(missing.name, 'DeviceError');
+    assert.equal(missing.isBasynError, true);
+    assert.equal(missing.exitCode, 2);
+    assert.deepEqual(missing.context, { side: 'remote', device: `${source}.missing`, operation: 'open' });
   });
 
   test(`aborting a longer run ${place.name} rejects with an InterruptedError, promptly`, { skip }, async () => {
