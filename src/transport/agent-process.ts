@@ -109,7 +109,8 @@ export class AgentProcess implements AgentLink {
     let child: ChildProcess;
     let where: string;
     let started: { path: string; option: string | undefined };
-    const node = options.remoteNode ?? 'node';
+    // Over ssh, node from the remote PATH; on this machine, this very node.
+    const node = options.remoteNode ?? (options.ssh !== undefined ? 'node' : process.execPath);
     const sudo = options.sudo === true;
     if (options.ssh !== undefined) {
       const { host, port, user, rsh } = options.ssh;
@@ -125,7 +126,7 @@ export class AgentProcess implements AgentLink {
       where = `host ${host}`;
       started = { path: program!, option: rsh !== undefined && rsh.length > 0 ? '-e/--rsh' : 'install the OpenSSH client, or name one with -e/--rsh' };
     } else {
-      const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), options.remoteNode ?? process.execPath, '-e', BOOTSTRAP];
+      const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), node, '-e', BOOTSTRAP];
       child = spawn(program!, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
