@@ -4,6 +4,7 @@
  * with no sudo rule fails at once with a message saying sudo wants a password.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +13,7 @@ import { describeRun, runPlaces } from '../test-support/run-places.js';
 import { runBasyn } from '../test-support/run-basyn.js';
 import { prepareSudoUsers, type SudoUsers } from '../test-support/sudo-users.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
+import { BASYN_BIN } from '../test-support/paths.js';
 
 const SIZE = 4 * 1024 * 1024;
 
@@ -105,4 +107,41 @@ test('--sudo for a user without a sudo rule fails at once, saying sudo wants a p
   assert.match(r.stderr, /sudo/);
   assert.match(r.stderr, /wants a password/);
   assert.equal(await sha256File(destination), before);
+});
+
+test('--sudo without -h runs the local agent through sudo -n (as root here)', { skip }, async () => {
+  await rootOnlyDestination(7);
+  const r = await runBasyn(['-l', source, '-r', destination, '--sudo', '-a', 'PUSH', '-m', 'COPY']);
+  assert.equal(r.code, 0, describeRun(r));
+  assert.ok(await cmp(source, destination));
+});
+
+/** Runs basyn as another user of this machine (the test runs as root). */
+function runAs(user: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('id', ['-u', user], (e1, uid) => {
+      execFile('id', ['-g', user], (e2, gid) => {
+        if (e1 !== null || e2 !== null) throw e1 ?? e2;
+        execFile(process.execPath, [BASYN_BIN, ...args], { uid: Number(uid), gid: Number(gid), cwd: dir.path, timeout: 30_000 }, (error, _stdout, stderr) => {
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr });
+        });
+      });
+    });
+  });
+}
+
+test('--sudo without -h, for a user without a sudo rule, fails at once naming the node binary to allow', { skip }, async (t) => {
+  const u = users as SudoUsers;
+  const probe = await runAs(u.withoutSudo, ['--version']);
+  if (probe.code !== 0) {
+    t.skip(`${u.withoutSudo} cannot run this checkout's basyn: ${probe.stderr.split('\n')[0]}`);
+    return;
+  }
+  await rootOnlyDestination(8);
+  const started = performance.now();
+  const r = await runAs(u.withoutSudo, ['-l', source, '-r', destination, '--sudo', '-a', 'PUSH', '-m', 'SYNC']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.ok((performance.now() - started) / 1000 < 10);
+  assert.match(r.stderr, /wants a password/);
+  assert.ok(r.stderr.includes(`NOPASSWD sudo rule for ${process.execPath}`), r.stderr);
 });
