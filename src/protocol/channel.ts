@@ -51,6 +51,10 @@ export class Channel {
       this.releaseDrainWaiters();
     });
     output.on('close', () => this.releaseDrainWaiters());
+    // An input already gone emits nothing more: a child process that could not be
+    // started (ssh, node or sudo not found) has its pipes destroyed at once, possibly
+    // before this channel exists. Notice it, or the session waits 120 s for a HELLO.
+    if (input.destroyed) process.nextTick(() => this.finish(undefined));
   }
 
   setFrameLimit(limit: number): void {
