@@ -2,10 +2,8 @@
  * The two places a feature test runs the "remote" side: a local agent (no -h) and
  * the private test sshd (-h 127.0.0.1 -p PORT). Tests loop over `runPlaces()` so each
  * behaviour is checked both ways; the SSH place carries a skip reason when sshd
- * can't run here (never in CI, where sharedSshd throws instead). Call it once per
- * test file, at the top level.
+ * can't run here (never in CI, where sharedSshd throws instead).
  */
-import { after } from 'node:test';
 import { type BasynRun } from './run-basyn.js';
 import { sharedSshd, type SshdFixture } from './sshd.js';
 
@@ -28,9 +26,6 @@ export async function runPlaces(): Promise<RunPlace[]> {
   if (typeof sshd === 'string') {
     return [local, { name: 'over ssh', hostArgs: [], env: process.env, skip: `no test sshd: ${sshd}` }];
   }
-  // sshd is a child of this test process: stop it once the file's tests are done,
-  // or the process (and node --test with it) would wait for it forever.
-  after(() => sshd.stop());
   return [local, { name: 'over ssh', hostArgs: ['-h', sshd.host, '-p', String(sshd.port)], env: sshd.env, sshd }];
 }
 
