@@ -123,6 +123,7 @@ async function execute(argv: string[], o: ConnectionOptions, mode: { differenceI
     progress: o.onProgress !== undefined ? progressEvents(o.onProgress) : undefined,
     onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
   });
+  differences.sort((a, b) => a.offset - b.offset);
   const dryRun = dryRunFailure(options, result);
   const recheckError = recheckFailure(result.recheck);
   if (recheckError !== undefined && mode.differenceIsResult !== true) throw recheckError;

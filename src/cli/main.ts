@@ -48,13 +48,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       log,
       progress: options.progress ? new ProgressPrinter(process.stderr, undefined, options.json) : undefined,
       onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${line}\n`) : undefined,
-      onDifference: options.dryRun
-        ? (offset, length) => {
-            if (options.json) differences.push({ offset, length });
-            else process.stdout.write(`differs: offset ${offset} length ${length}\n`);
-          }
-        : undefined,
+      onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
     });
+    // Chunks are compared concurrently: report them in offset order.
+    differences.sort((a, b) => a.offset - b.offset);
+    if (options.dryRun && !options.json) {
+      for (const d of differences) process.stdout.write(`differs: offset ${d.offset} length ${d.length}\n`);
+    }
     if (options.stat && !options.json) {
       process.stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
     }

@@ -59,6 +59,8 @@ export async function moveBlock(
 ): Promise<void> {
   const chunkSize = ctx.chunkSize;
   if (chunkSize === undefined || chunkSize >= s.length || d === undefined) {
+    // A block no larger than a chunk (the short last one) is its own only chunk.
+    if (chunkSize !== undefined && d !== undefined) counters.chunksDiffering++;
     ctx.onDifference?.(s.offset, s.length);
     if (ctx.dryRun === true) {
       counters.bytesWritten += s.length;
