@@ -15,6 +15,12 @@ import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type
  */
 export const FRAME_STALL_MS = 120_000;
 
+/**
+ * The input ended in the middle of a frame: the link or the peer went away while a
+ * message was on its way. A lost connection, not a malformed message.
+ */
+export class TruncatedStreamError extends ProtocolError {}
+
 export interface ChannelHandlers {
   message(message: Message): void;
   /** The input ended (cleanly or not) or a frame was malformed. Called once. */
@@ -41,7 +47,7 @@ export class Channel {
     input.on('data', (chunk: Buffer) => this.receive(chunk));
     input.on('end', () => {
       const partial = this.decoder.pendingBytes;
-      this.finish(partial > 0 ? new ProtocolError(`stream ended inside a frame (${partial} bytes of it received)`) : undefined);
+      this.finish(partial > 0 ? new TruncatedStreamError(`stream ended inside a frame (${partial} bytes of it received)`) : undefined);
     });
     input.on('error', (error: Error) => this.finish(new ProtocolError(`input failed: ${error.message}`, {}, { cause: error })));
     input.on('close', () => this.finish(undefined));
