@@ -66,6 +66,13 @@ export class AgentServer {
         else void this.stop(0);
       },
     });
+    // Nobody can hear the agent any more once its output breaks (the client, ssh or a
+    // pipe in between went away): end the session, or streams would wait for credits
+    // that can never come and the agent would outlive its client.
+    output.on('error', (error: Error) => {
+      this.options.log?.(`agent: output failed: ${error.message}`);
+      void this.stop(1);
+    });
     this.channel.send({
       type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
       minVersion: MIN_PROTOCOL_VERSION, software: options.software,
