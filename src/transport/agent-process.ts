@@ -193,7 +193,14 @@ export class AgentProcess implements AgentLink {
         ? `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH, or --remote-node=PATH)`
         : `${this.node} was not found on ${this.where} (--remote-node)`;
     }
-    if (this.isSsh && exit.code === 255) return `ssh to ${this.where} failed: ${last ?? 'no message from ssh'}`;
+    // Over ssh the child is the ssh client: a signal killed ssh itself, not the agent.
+    if (this.isSsh && exit.signal !== null) return `ssh to ${this.where} was killed by ${exit.signal}`;
+    if (this.isSsh && exit.code === 255) {
+      // ssh says nothing when the remote command dies of a signal; it just exits 255.
+      return last !== undefined
+        ? `ssh to ${this.where} failed: ${last}`
+        : `ssh to ${this.where} ended with code 255 and no message (the agent was killed or the connection was cut)`;
+    }
     const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     return `the agent on ${this.where} ${status}${last !== undefined ? `: ${last}` : ''}`;
   }
