@@ -1,0 +1,152 @@
+/**
+ * Finding the processes of a run from the outside, as an operator would: the ssh
+ * client or local agent that basyn started (its children, from /proc), and the agent
+ * that a private sshd started (a `node -e` process whose SSH_CONNECTION names that
+ * sshd's port, so agents of other sshd instances on the machine are never touched).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BASYN_BIN } from './paths.js';
+
+export function childPids(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const task of tasks) {
+    try {
+      for (const word of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/)) {
+        if (word !== '') out.push(Number(word));
+      }
+    } catch {
+      // the task ended
+    }
+  }
+  return out;
+}
+
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return [];
+  }
+}
+
+function environ(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // A zombie still answers signal 0; it is gone for our purposes.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** True when the command line is a bootstrapped basyn agent (`node -e <bootstrap>`). */
+export function isAgentCommand(argv: string[]): boolean {
+  return argv.length >= 3 && /(^|\/)node$/.test(argv[0]!) && argv[1] === '-e' && argv[2]!.includes('process.versions.node');
+}
+
+/** Agents started by the sshd listening on `sshdPort` (matched by their SSH_CONNECTION). */
+export function sshAgentPids(sshdPort: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (!isAgentCommand(cmdline(pid))) continue;
+    const conn = environ(pid).find((e) => e.startsWith('SSH_CONNECTION='));
+    if (conn !== undefined && conn.trim().endsWith(` ${sshdPort}`)) out.push(pid);
+  }
+  return out;
+}
+
+/** Polls `probe` until it returns a value other than undefined/false. */
+export async function waitUntil<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  pid: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exited: boolean;
+  done: Promise<Finished>;
+  /** Milliseconds from `since` (default: the spawn) to the exit; resolves with the run. */
+  timeExit(since?: number): Promise<Finished & { ms: number }>;
+}
+
+/** Starts bin/basyn.js, keeping its output; killed after `timeoutMs` so a hang fails the test. */
+export function spawnBasyn(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {}): Spawned {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BASYN_BIN, ...args], {
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid: options.uid,
+    gid: options.gid,
+  });
+  let stdout = '';
+  let stderr = '';
+  let exited = false;
+  let exitAt = 0;
+  child.stdout!.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+  child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  child.on('exit', () => (exitAt = Date.now()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const done = new Promise<Finished>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      exited = true;
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    get exited() {
+      return exited;
+    },
+    done,
+    async timeExit(since = started) {
+      const r = await done;
+      return { ...r, ms: exitAt - since };
+    },
+  };
+}
+
+/** One line summary of a finished run, for assertion messages. */
+export function describeFinished(r: Finished): string {
+  return `exit ${r.code}${r.signal !== null ? ` (signal ${r.signal})` : ''}; stdout ${JSON.stringify(r.stdout.slice(-500))}; stderr ${JSON.stringify(r.stderr.slice(-1500))}`;
+}
