@@ -174,13 +174,16 @@ export class LocalDevice implements Device {
   private async *units(start: number, end: number, blockSize: number, reuse: boolean, signal?: AbortSignal): AsyncGenerator<Block> {
     this.checkRange('read', start, end - start);
     const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    // No unit is longer than the range: a huge block size over a small range (or a
+    // hostile DIGEST_STREAM) must not allocate the whole block size.
+    const bufferSize = Math.min(unit, end - start);
     const free: Buffer[] = [];
     const pending: { full: Buffer; read: Promise<Buffer> }[] = [];
     let next = start;
     const issue = (): void => {
       while (pending.length < READ_AHEAD && next < end) {
         const length = Math.min(unit, end - next);
-        const full = reuse ? (free.pop() ?? Buffer.allocUnsafe(unit)) : Buffer.allocUnsafe(length);
+        const full = reuse ? (free.pop() ?? Buffer.allocUnsafe(bufferSize)) : Buffer.allocUnsafe(length);
         const read = this.readInto(full.subarray(0, length), next);
         read.catch(() => undefined); // observed when awaited below
         pending.push({ full, read });
@@ -231,6 +234,7 @@ export class LocalDevice implements Device {
   private async *parallelDigests(start: number, end: number, blockSize: number, threads: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
     this.checkRange('read', start, end - start);
     const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    const bufferSize = Math.min(unit, end - start);
     const pool = await DigestPool.start(this.hash, threads);
     const digestLength = this.hash.digestLength;
     const free: ArrayBuffer[] = [];
@@ -240,7 +244,7 @@ export class LocalDevice implements Device {
       while (inFlight.length < READ_AHEAD + threads && next < end) {
         const offset = next;
         const length = Math.min(unit, end - next);
-        const memory = free.pop() ?? new ArrayBuffer(unit);
+        const memory = free.pop() ?? new ArrayBuffer(bufferSize);
         const p = this.readInto(Buffer.from(memory, 0, length), offset)
           .then(() => pool.digest(memory, length, blockSize))
           .then((r) => ({ offset, length, ...r }));
