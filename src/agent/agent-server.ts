@@ -10,9 +10,9 @@ import type { Device } from '../device/device.js';
 import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
 import { hashById, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
-import { Channel } from '../protocol/channel.js';
+import { Channel, InputLostError } from '../protocol/channel.js';
 import {
-  DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 
@@ -48,6 +48,8 @@ export class AgentServer {
   private readonly streams = new Map<number, Stream>();
   private readonly pendingWrites = new Set<Promise<void>>();
   private backlog = 0;
+  /** Settles once every WRITE payload received so far has decoded (rejects if one did not). */
+  private decodedSoFar: Promise<void> = Promise.resolve();
   private stopping = false;
   private resolveDone!: (code: number) => void;
   /** Resolves with the process exit code once the session is over. */
@@ -62,8 +64,16 @@ export class AgentServer {
     this.channel = new Channel(input, output, {
       message: (m) => this.dispatch(m),
       closed: (error) => {
-        if (error !== undefined) void this.fail(0, error);
-        else void this.stop(0);
+        if (error === undefined) {
+          void this.stop(0);
+        } else if (error instanceof InputLostError) {
+          // Nobody is left to read an ERROR: just stop.
+          this.options.log?.(`agent: ${error.message}`);
+          void this.stop(1);
+        } else {
+          // A malformed frame: say why before stopping (the output still works).
+          void this.fail(0, error);
+        }
       },
     });
     // Nobody can hear the agent any more once its output breaks (the client, ssh or a
@@ -151,6 +161,10 @@ export class AgentServer {
       case MessageType.Write:
         this.checkBlockSize(m.rawLength);
         this.checkRange(m.offset, m.rawLength, 'WRITE');
+        // Payloads that can be checked at once are, so the WRITEs behind a bad one in
+        // the same read are refused rather than written (a zlib payload is checked when
+        // it inflates, and no write queued after it lands once the session has failed).
+        checkPayloadLength(m.encoding, m.payload.length, m.rawLength);
         this.queueWrite(device, m.offset, m.rawLength, m.encoding, m.payload);
         return;
       case MessageType.Flush:
@@ -275,8 +289,14 @@ export class AgentServer {
   private queueWrite(device: Device, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
     this.backlog += rawLength;
     if (this.backlog > WRITE_BACKLOG) this.input.pause();
-    const p: Promise<void> = decodeBlock(encoding, payload, rawLength)
-      .then((data) => device.write(offset, data))
+    // Payloads decode in parallel, but a block is written only once every earlier
+    // payload has decoded: a bad one fails the session and nothing behind it lands.
+    const decoded = decodeBlock(encoding, payload, rawLength);
+    const ready = this.decodedSoFar.then(() => decoded);
+    this.decodedSoFar = ready.then(() => undefined);
+    this.decodedSoFar.catch(() => undefined);
+    const p: Promise<void> = ready
+      .then((data) => (this.stopping ? undefined : device.write(offset, data)))
       .then(
         () => this.releaseBacklog(p, rawLength),
         (e) => {
@@ -311,9 +331,7 @@ export class AgentServer {
     const code = error instanceof DeviceError ? ErrorCode.Device : error instanceof ProtocolError ? ErrorCode.Protocol : ErrorCode.Device;
     const message = error instanceof BasynError ? error.message : error instanceof Error ? error.message : String(error);
     this.options.log?.(`agent: ${message}`);
-    if (!this.channel.isClosed || code !== ErrorCode.Protocol) {
-      this.channel.send({ type: MessageType.Error, id, code, offset: ctx.offset ?? NO_OFFSET, operation: ctx.operation ?? '', message });
-    }
+    this.channel.send({ type: MessageType.Error, id, code, offset: ctx.offset ?? NO_OFFSET, operation: ctx.operation ?? '', message });
     await this.stop(1);
   }
 
@@ -330,4 +348,12 @@ export class AgentServer {
     await this.channel.endOutput();
     this.resolveDone(code);
   }
+}
+
+/** The payload length rule of the raw and zero encodings (decodeBlock checks it again). */
+function checkPayloadLength(encoding: number, payloadLength: number, rawLength: number): void {
+  if (encoding === Encoding.Raw && payloadLength !== rawLength) {
+    throw new ProtocolError(`raw block of ${payloadLength} bytes where ${rawLength} were announced`);
+  }
+  if (encoding === Encoding.Zero && payloadLength !== 0) throw new ProtocolError('zero block carries a payload');
 }

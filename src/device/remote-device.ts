@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
-import { Channel, TruncatedStreamError } from '../protocol/channel.js';
+import { Channel, InputLostError } from '../protocol/channel.js';
 import {
   DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
@@ -253,7 +253,7 @@ export class RemoteDevice implements Device {
       this.fatal(new TransportError('session closed'));
       return;
     }
-    if (error !== undefined && !(error instanceof TruncatedStreamError)) {
+    if (error !== undefined && !(error instanceof InputLostError)) {
       this.fatal(new ProtocolError(`bad data from the agent on ${this.link.where}: ${error.message}`));
       return;
     }

@@ -16,10 +16,11 @@ import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type
 export const FRAME_STALL_MS = 120_000;
 
 /**
- * The input ended in the middle of a frame: the link or the peer went away while a
- * message was on its way. A lost connection, not a malformed message.
+ * The input ended in the middle of a frame, or failed: the link or the peer went away
+ * while a message was on its way. A lost connection, not a malformed message, and
+ * there is nobody left to answer.
  */
-export class TruncatedStreamError extends ProtocolError {}
+export class InputLostError extends ProtocolError {}
 
 export interface ChannelHandlers {
   message(message: Message): void;
@@ -47,9 +48,9 @@ export class Channel {
     input.on('data', (chunk: Buffer) => this.receive(chunk));
     input.on('end', () => {
       const partial = this.decoder.pendingBytes;
-      this.finish(partial > 0 ? new TruncatedStreamError(`stream ended inside a frame (${partial} bytes of it received)`) : undefined);
+      this.finish(partial > 0 ? new InputLostError(`stream ended inside a frame (${partial} bytes of it received)`) : undefined);
     });
-    input.on('error', (error: Error) => this.finish(new ProtocolError(`input failed: ${error.message}`, {}, { cause: error })));
+    input.on('error', (error: Error) => this.finish(new InputLostError(`input failed: ${error.message}`, {}, { cause: error })));
     input.on('close', () => this.finish(undefined));
     output.on('drain', () => this.releaseDrainWaiters());
     output.on('error', () => {
