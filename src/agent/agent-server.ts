@@ -45,6 +45,9 @@ export class AgentServer {
   private hashLength = 0;
   private blockLimit = 0;
   private helloSeen = false;
+  private openSeen = false;
+  /** Settles when the OPEN in progress (if any) has finished, whatever its outcome. */
+  private opening: Promise<void> | undefined;
   private readonly streams = new Map<number, Stream>();
   private readonly pendingWrites = new Set<Promise<void>>();
   private backlog = 0;
@@ -112,7 +115,13 @@ export class AgentServer {
       return;
     }
     if (m.type === MessageType.Open) {
-      void this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize, m.createSize).catch((e) => this.fail(m.id, e));
+      // Checked here, not once the device is open: two OPENs in one read would both
+      // open a device, and the first would never be closed.
+      if (this.openSeen) throw new ProtocolError('second OPEN in one session');
+      this.openSeen = true;
+      const opening = this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize, m.createSize);
+      this.opening = opening.then(() => undefined, () => undefined);
+      void opening.catch((e) => this.fail(m.id, e));
       return;
     }
     if (m.type === MessageType.Bye) {
@@ -176,7 +185,6 @@ export class AgentServer {
   }
 
   private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number, createSize: number): Promise<void> {
-    if (this.device !== undefined) throw new ProtocolError('second OPEN in one session');
     const hash = hashById(hashId);
     if (hash === undefined) throw new ProtocolError(`unknown hash id ${hashId}`);
     if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
@@ -195,8 +203,13 @@ export class AgentServer {
     } catch (error) {
       const message = error instanceof BasynError ? error.message : String(error);
       this.channel.send({ type: MessageType.Error, id, code: ErrorCode.Open, offset: NO_OFFSET, operation: 'open', message });
-      // A session is for one device: a failed OPEN ends it.
-      await this.stop(1);
+      // A session is for one device: a failed OPEN ends it (stop waits for this to return).
+      void this.stop(1);
+      return;
+    }
+    if (this.stopping) {
+      // The session ended (input closed, bad frame) while the device was opening.
+      await device.close();
       return;
     }
     this.device = device;
@@ -292,6 +305,7 @@ export class AgentServer {
     // Payloads decode in parallel, but a block is written only once every earlier
     // payload has decoded: a bad one fails the session and nothing behind it lands.
     const decoded = decodeBlock(encoding, payload, rawLength);
+    decoded.catch(() => undefined); // observed through `ready` unless an earlier payload failed first
     const ready = this.decodedSoFar.then(() => decoded);
     this.decodedSoFar = ready.then(() => undefined);
     this.decodedSoFar.catch(() => undefined);
@@ -340,6 +354,8 @@ export class AgentServer {
     if (this.stopping) return;
     this.stopping = true;
     for (const s of this.streams.values()) s.wake?.();
+    // A device still opening is closed by open() itself once it sees the session over.
+    await this.opening;
     await Promise.allSettled(this.pendingWrites);
     if (this.device !== undefined) {
       await this.device.flush().catch(() => undefined);
