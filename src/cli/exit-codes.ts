@@ -14,7 +14,18 @@ export function exitCodeOf(error: unknown): number {
 
 /** The one line a user sees for an error. */
 export function errorLine(error: unknown): string {
-  if (error instanceof BasynError) return error.message;
-  if (error instanceof Error) return `unexpected error: ${error.message} (run with --debug for details)`;
-  return `unexpected error: ${String(error)}`;
+  if (error instanceof BasynError) return oneLine(error.message);
+  if (error instanceof Error) return `unexpected error: ${oneLine(error.message)} (run with --debug for details)`;
+  return `unexpected error: ${oneLine(String(error))}`;
+}
+
+/**
+ * Keeps a message on one line: control characters from a path or a value the user
+ * gave (a newline in a file name) are shown escaped, as \n, \t or \xNN.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }

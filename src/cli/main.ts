@@ -10,7 +10,7 @@ import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
 import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, errorLine, exitCodeOf } from './exit-codes.js';
+import { EXIT_OK, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
 import { parseOptions, type Options } from './options.js';
 
@@ -20,7 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     options = parseOptions(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`basyn: ${error.message} (see basyn --help)\n`);
+      process.stderr.write(`basyn: ${oneLine(error.message)} (see basyn --help)\n`);
       return error.exitCode;
     }
     throw error;
