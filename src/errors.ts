@@ -77,7 +77,7 @@ export function describeContext(context: ErrorContext): string {
 export function systemErrorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const text = error.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    const text = error.message.replace(/^[A-Z]+: /, '').replace(/, \w+( '[\s\S]*')?$/, '');
     return code !== undefined ? `${code}: ${text}` : error.message;
   }
   return String(error);
