@@ -131,6 +131,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     } else if (settings.recheck && local !== undefined && remote !== undefined) {
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
+    // A signal that came while the last blocks were written or flushed still stops the
+    // run: an interrupted run never reports success (and a recheck is not started).
+    signal.throwIfAborted();
     result.seconds = (performance.now() - started) / 1000;
     await checkSizesUnchanged([local, remote]);
     const trafficAfter = remote?.traffic ?? { rx: 0, tx: 0 };
@@ -139,13 +142,15 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
     }
+    signal.throwIfAborted();
     const [localStatus, remoteStatus] = await Promise.all([local?.status(), remote?.status()]);
     result.io = { local: localStatus?.io, remote: remoteStatus?.io };
     return result;
   } catch (error) {
     if (signal.aborted) {
       const reason = signal.reason instanceof InterruptedError ? signal.reason.message : 'interrupted';
-      throw new InterruptedError(`${reason}${progress.describe()}; the destination may be partly written`);
+      const writes = action !== undefined && settings.dryRun !== true;
+      throw new InterruptedError(`${reason}${progress.describe()}${writes ? '; the destination may be partly written' : ''}`);
     }
     throw error;
   } finally {
