@@ -21,6 +21,8 @@ const READ_AHEAD = 3;
 const WRITE_WINDOW = 32 * 1024 * 1024;
 /** How long opening for writing waits for another writer of the device to finish. */
 const WRITER_WAIT_MS = 10_000;
+/** How often, at most, a regular file being written is checked for having shrunk. */
+const SIZE_CHECK_MS = 100;
 
 export interface LocalDeviceOptions {
   writable: boolean;
@@ -50,6 +52,7 @@ export class LocalDevice implements Device {
   /** Held while the device is open for writing: one writer per device on this host. */
   private lock: DeviceLock | undefined;
   private closed = false;
+  private sizeCheckedAt = Date.now();
 
   private constructor(
     readonly path: string,
@@ -298,7 +301,29 @@ export class LocalDevice implements Device {
         }
       }
       this.bytesWritten += data.length;
+      await this.checkNotShrunk();
     });
+  }
+
+  /**
+   * A regular file cut short while it is written would grow back as later blocks land,
+   * with a hole of zeros where it was cut, and look whole at the end: so, a few times a
+   * second while writing, check it has not shrunk.
+   */
+  private async checkNotShrunk(): Promise<void> {
+    if (this.isBlockDevice || Date.now() - this.sizeCheckedAt < SIZE_CHECK_MS) return;
+    this.sizeCheckedAt = Date.now();
+    let now: number;
+    try {
+      now = (await this.handle.stat()).size;
+    } catch {
+      return; // status() at the end reports a device that can't be examined
+    }
+    if (now < this.size) {
+      throw new DeviceError(`${this.label} shrank during the run, from ${this.size} to ${now} bytes; run again`, {
+        side: this.side, device: this.path, operation: 'size check',
+      });
+    }
   }
 
   async flush(): Promise<void> {
@@ -312,9 +337,30 @@ export class LocalDevice implements Device {
   }
 
   async status(): Promise<DeviceStatus> {
+    let info;
+    try {
+      info = await this.handle.stat();
+    } catch (error) {
+      throw this.error('stat', undefined, `cannot read the size: ${systemErrorText(error)}`, error);
+    }
+    // The open handle outlives its path: a device deleted or replaced during the run
+    // took (or gave) its blocks elsewhere, whatever the handle's size says.
+    let now;
+    try {
+      now = await stat(this.path);
+    } catch (error) {
+      throw new DeviceError(`${this.label} disappeared during the run (${systemErrorText(error)}); run again`, {
+        side: this.side, device: this.path, operation: 'size check',
+      }, { cause: error });
+    }
+    const same = info.isBlockDevice() ? now.isBlockDevice() && now.rdev === info.rdev : now.dev === info.dev && now.ino === info.ino;
+    if (!same) {
+      throw new DeviceError(`${this.label} was replaced during the run (its path now names another file); run again`, {
+        side: this.side, device: this.path, operation: 'size check',
+      });
+    }
     let size: number;
     try {
-      const info = await this.handle.stat();
       size = info.isBlockDevice() ? await blockDeviceSize(info.rdev) : info.size;
     } catch (error) {
       throw this.error('stat', undefined, `cannot read the size: ${systemErrorText(error)}`, error);
