@@ -113,6 +113,10 @@ export function cliMain(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // The run is over, but the process may take a moment to end (workers, pipes): a
+      // signal then (a second Ctrl-C right after the first) quits at once with the
+      // run's exit code instead of killing the process by the signal.
+      for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => process.exit(code));
     },
     (error: unknown) => {
       process.stderr.write(`basyn: ${errorLine(error)}\n`);
