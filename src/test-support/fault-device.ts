@@ -5,7 +5,7 @@
  * exercises the real agent, protocol and engine; it can also wrap a local device.
  */
 import { DeviceError, describeContext, type ErrorContext } from '../errors.js';
-import type { Block, BlockDigest, Device, DigestOptions, IoCounters } from '../device/device.js';
+import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from '../device/device.js';
 
 export interface Faults {
   /** Reads (digests, blocks, read, chunkDigests) of a range holding this offset fail. */
@@ -20,7 +20,7 @@ export interface Faults {
   code?: string;
   /** Reported size instead of the real one (to fake a device shorter than its file). */
   size?: number;
-  /** currentSize() reports this instead of asking the device (a size change). */
+  /** status() reports this size instead of the device's (a size change). */
   currentSize?: number;
 }
 
@@ -100,12 +100,9 @@ export class FaultDevice implements Device {
     if (this.faults.flush === true) throw this.fail('flush', undefined);
   }
 
-  async currentSize(): Promise<number> {
-    return this.faults.currentSize ?? (this.faults.size !== undefined ? this.faults.size : this.inner.currentSize());
-  }
-
-  counters(): Promise<IoCounters> {
-    return this.inner.counters();
+  async status(): Promise<DeviceStatus> {
+    const inner = await this.inner.status();
+    return { ...inner, size: this.faults.currentSize ?? this.faults.size ?? inner.size };
   }
 
   close(): Promise<void> {
