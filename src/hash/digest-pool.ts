@@ -16,7 +16,7 @@ let source: string | undefined;
 /** The worker's bundled source: inlined in the agent bundle, read from dist/ otherwise. */
 function workerSource(): string {
   if (typeof __BASYN_DIGEST_WORKER__ === 'string') return __BASYN_DIGEST_WORKER__;
-  source ??= readFileSync(fileURLToPath(new URL('../../digest-worker.bundle.cjs', import.meta.url)), 'utf8');
+  source ??= readFileSync(fileURLToPath(new URL('../../digest-worker.full.cjs', import.meta.url)), 'utf8');
   return source;
 }
 

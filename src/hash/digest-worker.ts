@@ -1,7 +1,7 @@
 /**
  * A hashing thread: receives a read unit (its ArrayBuffer is transferred, not
  * copied), digests it block by block, and transfers the buffer back with the
- * digests. Bundled to dist/digest-worker.bundle.cjs and started with eval, so it also
+ * digests. Bundled to dist/digest-worker.{core,full}.cjs and started with eval, so it also
  * runs inside the agent, which has no files of its own on the remote host.
  */
 import { parentPort, workerData } from 'node:worker_threads';

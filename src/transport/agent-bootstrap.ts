@@ -14,27 +14,36 @@ export const MIN_NODE_MAJOR = 20;
 
 /**
  * Must contain no single quote (it travels inside '...' through the remote shell)
- * and must read exactly the script's bytes, leaving the protocol on stdin.
+ * and must read exactly the script's bytes, leaving the protocol on stdin. The script
+ * arrives deflated (raw deflate): u32 big-endian length, then the compressed bytes.
  */
 export const BOOTSTRAP = [
   `const v=process.versions.node.split(".").map(Number);`,
   `if(v[0]<${MIN_NODE_MAJOR}){process.stderr.write("basyn: remote node "+process.version+" is too old, basyn needs node >= ${MIN_NODE_MAJOR}\\n");process.exit(${BOOTSTRAP_EXIT_OLD_NODE})}`,
   `const fs=require("fs");`,
   `function rd(n){const b=Buffer.alloc(n);let o=0;while(o<n){let k=0;try{k=fs.readSync(0,b,o,n-o,null)}catch(e){if(e.code==="EAGAIN"){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,5);continue}throw e}if(k===0)process.exit(${BOOTSTRAP_EXIT_NO_SCRIPT});o+=k}return b}`,
-  `const s=rd(rd(4).readUInt32BE(0)).toString("utf8");`,
+  `const s=require("zlib").inflateRawSync(rd(rd(4).readUInt32BE(0))).toString("utf8");`,
   `const m={exports:{}};new Function("require","module","exports",s)(require,m,m.exports);`,
 ].join('');
 
-let cached: Buffer | undefined;
+/**
+ * Which agent to send: "core" hashes with node:crypto only and is small; "full" also
+ * carries the WebAssembly hashes (XXH128, BLAKE3).
+ */
+export type AgentVariant = 'core' | 'full';
 
-/** The agent bundle framed for the bootstrap: u32 big-endian length, then the script. */
-export function framedAgentScript(): Buffer {
-  if (cached === undefined) {
-    const path = fileURLToPath(new URL('../../agent.bundle.cjs', import.meta.url));
+const cached = new Map<AgentVariant, Buffer>();
+
+/** The deflated agent bundle framed for the bootstrap: u32 big-endian length, then the bytes. */
+export function framedAgentScript(variant: AgentVariant): Buffer {
+  let framed = cached.get(variant);
+  if (framed === undefined) {
+    const path = fileURLToPath(new URL(`../../agent.${variant}.cjs.z`, import.meta.url));
     const script = readFileSync(path);
     const head = Buffer.alloc(4);
     head.writeUInt32BE(script.length, 0);
-    cached = Buffer.concat([head, script]);
+    framed = Buffer.concat([head, script]);
+    cached.set(variant, framed);
   }
-  return cached;
+  return framed;
 }

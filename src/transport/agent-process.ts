@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
-import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript } from './agent-bootstrap.js';
+import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
 import { quoteShellWord } from './shell-words.js';
 
 export interface SshTarget {
@@ -26,6 +26,8 @@ export interface AgentProcessOptions {
   remoteNode?: string;
   /** Run the agent through `sudo -n` (--sudo). */
   sudo?: boolean;
+  /** Which agent bundle to send (default "full", which can hash with anything). */
+  variant?: AgentVariant;
   /** Receives each line the agent or ssh writes to stderr. */
   onStderrLine?: (line: string) => void;
   /** Extra environment for a local agent (tests). */
@@ -136,7 +138,7 @@ export class AgentProcess implements AgentLink {
       started = { path: program!, option: sudo ? '--sudo' : options.remoteNode !== undefined ? '--remote-node' : undefined };
     }
     const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started);
-    agent.stdin.write(framedAgentScript());
+    agent.stdin.write(framedAgentScript(options.variant ?? 'full'));
     return agent;
   }
 
