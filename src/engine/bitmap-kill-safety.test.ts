@@ -241,7 +241,18 @@ describe('bitmap SYNC kill safety', () => {
       const fullMs = performance.now() - t0;
       assert.equal(firstRun.code, 0, firstRun.stderr);
       await assertInvariant(p, 'after the first run');
-      console.log(`a full send of ${SIZE} bytes takes ${fullMs.toFixed(0)} ms here`);
+      const t1 = performance.now();
+      const quietRun = await runBasyn(basynArgs(p, 'PUSH', false));
+      const quietMs = performance.now() - t1;
+      assert.equal(quietRun.code, 0, quietRun.stderr);
+      let sshMs = 0;
+      if (hasSsh) {
+        const t2 = performance.now();
+        const sshRun = await runBasyn(basynArgs(p, 'PUSH', true), { env: sshEnv });
+        sshMs = performance.now() - t2 - quietMs;
+        assert.equal(sshRun.code, 0, sshRun.stderr);
+      }
+      console.log(`here a run takes ${fullMs.toFixed(0)} ms to send all ${SIZE} bytes, ${quietMs.toFixed(0)} ms to send nothing; SSH adds ${sshMs.toFixed(0)} ms`);
 
       const kinds: { target: Target; ssh: boolean; trials: number }[] = [
         { target: 'basyn', ssh: false, trials: BASYN_TRIALS },
@@ -258,7 +269,9 @@ describe('bitmap SYNC kill safety', () => {
           const count = size < 0.4 ? between(1, 5) : size < 0.7 ? between(10, 60) : between(150, 450);
           const changed = await source.change(count);
           const action = random() < 0.5 ? 'PUSH' : 'PULL';
-          const span = fullMs * (kind.ssh ? 1.5 : 1.1) * (count > 100 ? 1 : 0.6);
+          // Kill somewhere in the expected duration of this run (a little beyond it).
+          const changedShare = Math.min(1, count / BLOCKS);
+          const span = 1.1 * (quietMs + (fullMs - quietMs) * changedShare + (kind.ssh ? sshMs : 0));
           const delay = between(0, Math.round(span));
           const args = basynArgs(p, action, kind.ssh);
           const r = await killedRun(args, kind.ssh ? sshEnv : process.env, delay, kind.target);
