@@ -8,6 +8,7 @@
  * run and compared with digests computed here with node:crypto.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -230,6 +231,47 @@ describe('bitmap SYNC end to end', { concurrency: 4 }, () => {
           await dir.remove();
         }
       });
+    });
+  }
+
+  for (const action of ['PUSH', 'PULL'] as const) {
+    it(`--dry-run with a bitmap writes neither the destination nor the bitmap (${action})`, async () => {
+      const way: Way = { action, ssh: false, chunk: false };
+      const dir = await makeTempDir('basyn-bitmap-dry-');
+      try {
+        const src = join(dir.path, 'source.img');
+        const dst = join(dir.path, 'destination.img');
+        const bitmap = join(dir.path, 'image.bitmap');
+        await writeImage(src, SIZE, 31);
+        await writeImage(dst, SIZE, 32);
+        const args = (extra: string[]): string[] => {
+          const [local, remote] = action === 'PUSH' ? [src, dst] : [dst, src];
+          return ['-l', local, '-r', remote, '-a', action, '-m', 'SYNC', '-b', bitmap, '--buffer', String(BLOCK / KiB), ...extra];
+        };
+        // No bitmap yet: a dry run does not create one.
+        const destinationBefore = await sha256File(dst);
+        let run = await runBasyn(args(['--dry-run']));
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, new RegExp(`41 of 41 blocks differ; a real run would send ${SIZE} bytes`));
+        assert.equal(existsSync(bitmap), false, 'no bitmap created');
+        assert.equal(await sha256File(dst), destinationBefore, 'destination unchanged');
+        // With a bitmap: the differing blocks are counted, nothing is written.
+        await bitmapRun(way, src, dst, bitmap);
+        await scribble(src, [7 * BLOCK], 10, 33);
+        const bitmapBefore = await sha256File(bitmap);
+        const synced = await sha256File(dst);
+        run = await runBasyn(args(['--dry-run']));
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, new RegExp(`1 of 41 blocks differ; a real run would send ${BLOCK} bytes`));
+        assert.equal(await sha256File(bitmap), bitmapBefore, 'bitmap unchanged');
+        assert.equal(await sha256File(dst), synced, 'destination unchanged');
+        // ...and the real run after it sends exactly that block.
+        const r = await bitmapRun(way, src, dst, bitmap);
+        assert.equal(r.destination.wrote, BLOCK);
+        await assertSame(src, dst, 'after the dry run');
+      } finally {
+        await dir.remove();
+      }
     });
   }
 });
