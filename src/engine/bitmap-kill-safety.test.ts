@@ -221,7 +221,17 @@ async function killedRun(args: string[], env: NodeJS.ProcessEnv, delay: number, 
       }
     }
   }
-  const { code, signal } = await closed;
+  // A run whose agent side was killed must end promptly, not hang.
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 30_000)));
+  const outcome = await Promise.race([closed, hung]);
+  clearTimeout(timer);
+  if (outcome === 'hung') {
+    child.kill('SIGKILL');
+    await closed;
+    assert.fail(`basyn ${args.join(' ')} did not end within 30 s of the kill (${target}, after ${delay} ms): ${stderr}`);
+  }
+  const { code, signal } = outcome;
   return { code, signal, stderr, killed, ms: performance.now() - started };
 }
 
