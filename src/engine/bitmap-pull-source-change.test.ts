@@ -1,14 +1,11 @@
 /**
  * A PULL with a bitmap hashes the remote source in one pass and reads each differing
- * block again later to send it; the digest recorded in the bitmap is the one of the
- * first read. If the source block changed in between (a live source, README note 2),
- * the destination holds the new content while the bitmap records the old digest; when
- * the source later returns to the old content, every further bitmap run skips that
- * block and exits 0 with the devices different. A plain SYNC would repair it on its
- * next run; the bitmap makes it permanent. (A PUSH sends the very buffer it hashed.)
- *
- * Marked todo until fixed: record the digest of the data actually written (or mark
- * the entry unknown when it differs from the scanned one).
+ * block again later to send it. If the source block changed in between (a live
+ * source, README note 2), the bitmap must record the digest of what was written, not
+ * the digest of the scan: otherwise, when the source later returned to the scanned
+ * content, every further bitmap run would skip that block and exit 0 with the devices
+ * different (a plain SYNC repairs such a block on its next run; a lying bitmap makes
+ * it permanent). A PUSH sends the very buffer it hashed.
  *
  * The real agent serves the source over in-memory pipes; its device is wrapped so
  * that the first read of block 3 finds the block changed since it was hashed.
@@ -34,9 +31,7 @@ const BLOCK = 64 * 1024;
 const SIZE = 8 * BLOCK;
 
 describe('bitmap PULL and a source block that changes between its hash and its read', () => {
-  it('records the digest of what the destination holds', {
-    todo: 'known bug: a PULL records the digest of the scan, not of the data it read again and wrote',
-  }, async () => {
+  it('records the digest of what the destination holds', async () => {
     const dir = await makeTempDir('basyn-bitmap-pull-change-');
     try {
       const src = join(dir.path, 'source.img');
