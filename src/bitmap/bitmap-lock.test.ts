@@ -169,9 +169,15 @@ describe('bitmap lock through the command', () => {
       assert.equal(done, false, `the first run ended before it could be paused: ${firstErr}`);
       first.kill('SIGSTOP');
       try {
-        const second = await runBasyn(args);
+        // The same bitmap with another destination (the same destination would meet the
+        // device's own one-writer lock first).
+        const other = join(dir.path, 'other.img');
+        await writeImage(other, SIZE, 84);
+        const otherBefore = await sha256File(other);
+        const second = await runBasyn(args.map((a) => (a === dst ? other : a)));
         assert.equal(second.code, 2, second.stderr);
         assert.match(second.stderr, new RegExp(`is in use by another basyn run \\(pid ${first.pid} on `));
+        assert.equal(await sha256File(other), otherBefore, 'the refused run wrote nothing');
       } finally {
         first.kill('SIGCONT');
       }
