@@ -178,9 +178,13 @@ describe('bitmap lock through the command', () => {
         assert.equal(second.code, 2, second.stderr);
         assert.match(second.stderr, new RegExp(`is in use by another basyn run \\(pid ${first.pid} on `));
         assert.equal(await sha256File(other), otherBefore, 'the refused run wrote nothing');
-      } finally {
+      } catch (error) {
+        // Let the first run end before the folder goes.
         first.kill('SIGCONT');
+        await exited;
+        throw error;
       }
+      first.kill('SIGCONT');
       assert.equal(await exited, 0, firstErr);
       assert.ok(await cmp(src, dst));
       assert.equal(existsSync(`${bitmap}.lock`), false);
