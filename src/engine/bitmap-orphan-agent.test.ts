@@ -64,14 +64,16 @@ describe('bitmap SYNC and an orphaned agent', () => {
       // must not write until the old agent has finished.
       await writeFile(src, randomBytes(size));
       const destinationWhilePaused = await sha256File(dst);
-      let second: Promise<BasynRun>;
+      const second: Promise<BasynRun> = runBasyn(args, { timeoutMs: 60_000 });
       try {
-        second = runBasyn(args, { timeoutMs: 60_000 });
         await sleep(1500);
         assert.equal(await sha256File(dst), destinationWhilePaused, 'the new run writes nothing while the old agent lives');
-      } finally {
+      } catch (error) {
         process.kill(agent, 'SIGCONT');
+        await second; // let it end before the folder goes
+        throw error;
       }
+      process.kill(agent, 'SIGCONT');
       // The old agent wakes up, executes the writes it had received and exits; then the
       // new run goes ahead.
       const r2 = await second;
