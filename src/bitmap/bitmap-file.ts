@@ -3,7 +3,7 @@
  * position; nothing is held in memory beyond the pages the caller asks for, so a
  * bitmap of a multi-terabyte device costs no more RAM than a small one.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BitmapError, systemErrorText } from '../errors.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
@@ -58,14 +58,19 @@ export class BitmapFile {
         exists = false;
       }
       if (!exists || options.reset) {
-        const handle = await open(path, exists ? 'r+' : 'wx+', 0o644).catch((e: unknown) => fail('cannot create', e));
+        // Built under a temporary name and renamed into place: a crash leaves either
+        // the old bitmap or the complete new one, never a half-written file.
+        const temporary = `${path}.new-${process.pid}`;
+        const handle = await open(temporary, 'w+', 0o644).catch((e: unknown) => fail('cannot create', e));
         try {
           await writeFresh(handle, expect);
+          await rename(temporary, path);
         } catch (error) {
           await handle.close().catch(() => undefined);
+          await unlink(temporary).catch(() => undefined);
           fail('cannot write', error);
         }
-        if (!exists) await syncDirectory(dirname(path));
+        await syncDirectory(dirname(path));
         return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, true);
       }
       const handle = await open(path, 'r+').catch((e: unknown) => fail('cannot open', e));
@@ -163,14 +168,10 @@ async function validateOpened(handle: FileHandle, path: string, expect: BitmapEx
   }
 }
 
-/** Writes the header and N unknown (zero) entries, truncating anything longer. */
+/** Writes the header and N unknown (zero) entries into a new, empty file. */
 async function writeFresh(handle: FileHandle, expect: BitmapExpectation): Promise<void> {
   const size = expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength);
-  // Zero the entries first, then write the header: a crash in between leaves a file
-  // without a valid magic, never a valid header over stale entries.
-  await handle.truncate(0);
   await handle.truncate(size);
-  await handle.sync();
   const header = encodeHeader({ deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id });
   await handle.write(header, 0, header.length, 0);
   await handle.sync();

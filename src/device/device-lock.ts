@@ -12,14 +12,15 @@
 import { createServer, type Server } from 'node:net';
 import type { Stats } from 'node:fs';
 
-export interface DeviceLock {
+export interface NamedLock {
   release(): Promise<void>;
 }
 
-/** The abstract socket name for a device (NUL first: not a file). */
-export function lockName(info: Stats): string {
-  const id = info.isBlockDevice() ? `b${info.rdev}` : `f${info.dev}-${info.ino}`;
-  return `\0basyn-device-${id}`;
+export type DeviceLock = NamedLock;
+
+/** The lock name of a device: its identity, so two paths to one device share it. */
+export function deviceLockName(info: Stats): string {
+  return info.isBlockDevice() ? `device-b${info.rdev}` : `device-f${info.dev}-${info.ino}`;
 }
 
 function tryBind(name: string): Promise<Server | 'busy' | 'unsupported'> {
@@ -28,7 +29,7 @@ function tryBind(name: string): Promise<Server | 'busy' | 'unsupported'> {
     server.once('error', (error: NodeJS.ErrnoException) => {
       resolve(error.code === 'EADDRINUSE' ? 'busy' : 'unsupported');
     });
-    server.listen(name, () => {
+    server.listen(`\0basyn-${name}`, () => {
       server.unref();
       resolve(server);
     });
@@ -36,20 +37,25 @@ function tryBind(name: string): Promise<Server | 'busy' | 'unsupported'> {
 }
 
 /**
- * Takes the lock, waiting up to `waitMs` for a previous holder to go. Resolves with
- * undefined when the platform has no abstract sockets; throws `busy` otherwise.
+ * Takes the host-wide lock `name`, waiting up to `waitMs` for a holder to go.
+ * Resolves with undefined where abstract sockets do not exist (no lock), or with
+ * 'busy' when the wait ran out.
  */
-export async function lockDevice(info: Stats, waitMs: number, busy: () => Error): Promise<DeviceLock | undefined> {
+export async function lockName(name: string, waitMs: number): Promise<NamedLock | 'busy' | undefined> {
   if (process.platform !== 'linux') return undefined;
-  const name = lockName(info);
   const deadline = Date.now() + waitMs;
   for (;;) {
     const r = await tryBind(name);
     if (r === 'unsupported') return undefined;
-    if (r !== 'busy') {
-      return { release: () => new Promise((resolve) => r.close(() => resolve())) };
-    }
-    if (Date.now() >= deadline) throw busy();
+    if (r !== 'busy') return { release: () => new Promise((resolve) => r.close(() => resolve())) };
+    if (Date.now() >= deadline) return 'busy';
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Takes the writer lock of a device, waiting up to `waitMs`; throws `busy()` when it can't. */
+export async function lockDevice(info: Stats, waitMs: number, busy: () => Error): Promise<DeviceLock | undefined> {
+  const lock = await lockName(deviceLockName(info), waitMs);
+  if (lock === 'busy') throw busy();
+  return lock;
 }
