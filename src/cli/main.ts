@@ -35,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const controller = new AbortController();
-  const removeSignalHandlers = handleSignals(controller);
+  const runOver = handleSignals(controller);
   // With --json, stdout carries the JSON document alone: verbose lines go to stderr.
   const log = consoleLog(options, options.json ? process.stderr : process.stdout);
   const differences: { offset: number; length: number }[] = [];
@@ -74,7 +74,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`basyn: ${errorLine(error)}\n`);
     if (options.debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
   } finally {
-    removeSignalHandlers();
+    runOver(exitCode);
   }
   if (options.json) {
     const report = jsonReport(options, result, { exitCode, error: failure, differences });
@@ -85,11 +85,17 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /**
  * SIGINT, SIGTERM and SIGHUP stop the run cleanly through the AbortSignal (writes in
- * flight are finished, the bitmap is flushed); a second signal quits at once.
+ * flight are finished, the bitmap is flushed); a second signal quits at once. Once the
+ * run is over, a signal (a second Ctrl-C while the process winds down) exits with the
+ * run's code. The handlers stay installed to the end: removing the last listener
+ * gives the signal back its default action, and one arriving then would kill the
+ * process by the signal instead of exiting 2.
  */
-function handleSignals(controller: AbortController): () => void {
+function handleSignals(controller: AbortController): (code: number) => void {
   let count = 0;
+  let finalCode: number | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
+    if (finalCode !== undefined) process.exit(finalCode);
     count++;
     if (count === 1) {
       process.stderr.write(`\nbasyn: ${name} received, stopping (send it again to quit at once)\n`);
@@ -99,24 +105,20 @@ function handleSignals(controller: AbortController): () => void {
       process.exit(2);
     }
   };
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((name) => {
-    const h = (): void => onSignal(name);
-    process.on(name, h);
-    return [name, h] as const;
-  });
-  return () => {
-    for (const [name, h] of handlers) process.off(name, h);
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => onSignal(name));
+  return (code) => {
+    finalCode = code;
   };
 }
 
 export function cliMain(): void {
   main(process.argv.slice(2)).then(
     (code) => {
-      process.exitCode = code;
-      // The run is over, but the process may take a moment to end (workers, pipes): a
-      // signal then (a second Ctrl-C right after the first) quits at once with the
-      // run's exit code instead of killing the process by the signal.
-      for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => process.exit(code));
+      // Exit now rather than when the event loop has drained: a signal can only be
+      // handled while Node's signal watchers exist, and they go away during the
+      // final teardown. (stdout and stderr are synchronous for files, pipes and
+      // terminals on Linux, so nothing printed is lost.)
+      process.exit(code);
     },
     (error: unknown) => {
       process.stderr.write(`basyn: ${errorLine(error)}\n`);
