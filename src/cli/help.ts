@@ -82,6 +82,6 @@ Examples:
   basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 -a PUSH -m SYNC --stat
   basyn -l disk.img -r copy.img -a PUSH -m COPY --progress
   basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 --recheck
-  basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 -a PUSH -m SYNC -b /root/sda1.bitmap
+  basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 -a PUSH -m SYNC -b /var/lib/basyn/sda1.bitmap
 `;
 }
