@@ -107,6 +107,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, signal, progress, log,
       // "As many as there are cores": each side caps it at its own core count.
       hashThreads: 64,
+      hashThreadsWorthIt: settings.hash.name !== 'XXH128',
       dryRun: settings.dryRun === true,
       onDifference: hooks.onDifference,
     };

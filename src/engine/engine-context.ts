@@ -30,6 +30,8 @@ export interface EngineContext {
   digest: DigestFunction;
   /** Threads a side may hash on when it hashes alone (bitmap SYNC); default 1. */
   hashThreads?: number;
+  /** False when the hash outruns what threads gain (measured: XXH128 is slower on two threads). */
+  hashThreadsWorthIt?: boolean;
   signal: AbortSignal;
   progress: ProgressListener;
   log: EngineLog;
