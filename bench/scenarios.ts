@@ -131,6 +131,21 @@ function mixedCopy(zlevel: number): Scenario {
   };
 }
 
+/** Issue 6's variant of S4: half of the image is zeros, which travel as markers. */
+function halfZeroCopy(zlevel: number): Scenario {
+  return {
+    id: `S4-half-zero-z${zlevel}`,
+    group: 'S4',
+    title: `COPY mixed data, half zero blocks, SSH, --zlevel=${zlevel}`,
+    bytes: same,
+    ceiling: zlevel === 0 ? 'ssh-pipe' : `zlib:${zlevel}`,
+    async plan(workspace, size) {
+      return sshPlan(workspace, pushArgs(await workspace.halfZeroCopyPair(size), 'COPY', `--zlevel=${zlevel}`));
+    },
+    judge: informative,
+  };
+}
+
 function bitmapSync(where: 'local' | 'ssh', hash: Hash): Scenario {
   const id = `S5-${where}-${hash}`;
   return {
@@ -190,6 +205,7 @@ export const SCENARIOS: readonly Scenario[] = [
   changedBlocksSync(undefined),
   changedBlocksSync(64),
   ...[9, 1, 0].map(mixedCopy),
+  ...[1, 0].map(halfZeroCopy),
   ...(['local', 'ssh'] as const).flatMap((where) => HASHES.map((h) => bitmapSync(where, h))),
   ...S6_DELAYS.map(delayedSync),
   ...HASHES.map(bigSync),

@@ -2,7 +2,7 @@
  * What the scenarios share, made on first use and reused between runs: the images
  * (in one folder, removed at the end), the sshd, and the delay proxies.
  */
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSshd } from '../src/test-support/sshd.js';
@@ -135,6 +135,22 @@ export class Workspace {
     });
   }
 
+  /**
+   * Mixed data with every other 2 MiB block left a hole (half zeros), and a
+   * preallocated destination: COPY of a half-empty disk, where zero blocks travel as
+   * markers.
+   */
+  halfZeroCopyPair(size: number): Promise<ImagePair> {
+    return this.once(`half-zero-copy-${size}`, async () => {
+      const mixed = await this.mixedImage(size);
+      const source = this.path(`half-zero-${size}.img`);
+      const destination = this.path(`half-zero-${size}.dest.img`);
+      await this.timed(`writing ${formatBytes(size)} of half-zero data`, () => writeHalfZeroImage(mixed, source, size));
+      await this.timed(`preallocating ${formatBytes(size)}`, () => writePreallocatedImage(destination, size));
+      return { source, destination, size };
+    });
+  }
+
   /** Two all-hole files of `size` bytes. */
   sparsePair(size: number): Promise<ImagePair> {
     return this.once(`sparse-${size}`, async () => {
@@ -149,5 +165,23 @@ export class Workspace {
   async close(): Promise<void> {
     for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Copies the even 2 MiB blocks of `from` into a new sparse file; the odd ones stay holes. */
+async function writeHalfZeroImage(from: string, to: string, size: number): Promise<void> {
+  const BLOCK = 2 * 1024 * 1024;
+  const input = await open(from, 'r');
+  const output = await open(to, 'w');
+  try {
+    await output.truncate(size);
+    const buffer = Buffer.allocUnsafe(BLOCK);
+    for (let at = 0; at < size; at += 2 * BLOCK) {
+      const { bytesRead } = await input.read(buffer, 0, Math.min(BLOCK, size - at), at);
+      await output.write(buffer, 0, bytesRead, at);
+    }
+  } finally {
+    await input.close();
+    await output.close();
   }
 }
