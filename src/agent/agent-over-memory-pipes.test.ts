@@ -3,7 +3,7 @@
  * ssh: SYNC, SYNC with chunks, COPY and RECHECK in both directions on temp files, and
  * an agent that refuses ranges outside its device and hostile frames.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
@@ -16,22 +16,16 @@ import { recheckDevices } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { hashByName, loadDigest } from '../hash/hash-algorithms.js';
 import { cmp, imagePair, sha256File } from '../test-support/images.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 import { AgentServer } from './agent-server.js';
 
 const BLOCK = 64 * 1024;
 const SIZE = 40 * BLOCK + 1234;
 const CHANGES = [0, 5 * BLOCK + 17, 6 * BLOCK - 1, 20 * BLOCK + 40_000, SIZE - 1];
 
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 /** An agent on one end of two PassThrough pipes, and the link the client sees. */
 function memoryAgent(): { server: AgentServer; link: AgentLink; toAgent: PassThrough } {

@@ -3,27 +3,21 @@
  * zero-size device, a missing device, a directory. Exit 2, one clear line, and the
  * destination unchanged (a missing one is not created).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seededImage, sha256File } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const SIZE = 256 * 1024 + 10;
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 

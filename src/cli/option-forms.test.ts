@@ -2,26 +2,20 @@
  * The accepted spellings of the command line (--opt=value, --opt value, -o value,
  * -ovalue; names in any case), --help and --version, and a run without an action.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cmp, sha256File, writeImage } from '../test-support/images.js';
 import { REPO_ROOT } from '../test-support/paths.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const SIZE = 300 * 1024 + 3;
 
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 async function pair(): Promise<{ a: string; b: string }> {
   n++;

@@ -4,7 +4,7 @@
  * (root and losetup): PUSH SYNC from an image to a loop device and PULL back,
  * locally and over SSH, with the size read right and cmp on the devices.
  */
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { cmp, scribble, seededImage, sha256File } from '../test-support/images.j
 import { attachLoop, type LoopDevice } from '../test-support/loop-device.js';
 import { describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 import { blockDeviceSize, splitDeviceNumber } from './device-size.js';
 
 /** glibc's makedev, to build test values. */
@@ -23,13 +23,7 @@ function makedev(major: number, minor: number): number {
 
 // Before any test is declared: the runner starts declared tests while the module awaits.
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
+const dir = tempDirForFile();
 
 describe('block device size from sysfs', () => {
   test('splitDeviceNumber undoes makedev for small and large numbers', () => {

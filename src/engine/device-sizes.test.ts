@@ -3,24 +3,18 @@
  * MiB of random data with scattered changes (also at a size that is a multiple of
  * neither buffer nor chunk), locally and over SSH, with cmp after every run.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 import { scatteredOffsets, transferAndCompare } from '../test-support/transfer.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 for (const { target, skip } of targets) {
   describe(`over ${target.name}`, { skip }, () => {

@@ -2,7 +2,7 @@
  * A destination larger than the source: the synced size is the smaller one, the
  * first `size` bytes end up equal (cmp -n), and the bytes past it are not touched.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -10,21 +10,15 @@ import { join } from 'node:path';
 import { cmp, seededImage } from '../test-support/images.js';
 import { describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const SIZE = 1024 * 1024 + 333;
 const EXTRA = 200 * 1024 + 5;
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 const tailHash = async (path: string): Promise<string> => createHash('sha256').update((await readFile(path)).subarray(SIZE)).digest('hex');
 

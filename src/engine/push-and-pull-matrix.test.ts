@@ -3,12 +3,12 @@
  * {local, SSH}, on image files whose size is a multiple of neither the buffer nor
  * the chunk. After every run both devices are compared with the system's cmp.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cmp, devicesFor, imagePair, sha256File, type ImagePair } from '../test-support/images.js';
 import { describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const BLOCK = 2048 * 1024; // the default --buffer
 const SIZE = 4 * BLOCK + 12345; // 5 blocks, the last one short; not a multiple of 64 KiB either
@@ -21,15 +21,9 @@ const modes = [
 ] as const;
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 /** A source image and a destination that differs from it in a few places (or entirely for COPY). */
 async function pair(mode: string): Promise<ImagePair> {

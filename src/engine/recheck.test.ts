@@ -3,28 +3,22 @@
  * and names the first differing offset, without writing anything; after an action
  * it proves the devices equal.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cmp, devicesFor, imagePair, scribble, sha256File, writeImage } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const BLOCK = 64 * 1024;
 const SIZE = 20 * BLOCK + 77;
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 async function equalPair(): Promise<{ a: string; b: string }> {
   n++;

@@ -3,14 +3,14 @@
  * and the --debug detail shows that both sides really compared digests of the chosen
  * function (the digest of the differing block is checked against node:crypto).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cmp, devicesFor, imagePair } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const BLOCK = 64 * 1024;
 const SIZE = 5 * BLOCK + 999;
@@ -28,15 +28,9 @@ const hashes = [
 ];
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 for (const { target, skip } of targets) {
   describe(`over ${target.name}`, { skip }, () => {

@@ -3,13 +3,13 @@
  * `STAT. Device size:<n>B. Traffic: Rx:<n>B, Tx:<n>B, Both:<n>B Ratio: <x.xxxx>%.
  * Time: <x.xx>s. Bandwidth: Real:<x.xx>kB/s, Effective:<x.xx>kB/s`.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { cmp, devicesFor, imagePair } from '../test-support/images.js';
 import { STAT_LINE, describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 import { formatStatLine } from './stat-line.js';
 
 describe('formatStatLine', () => {
@@ -35,15 +35,9 @@ describe('formatStatLine', () => {
 
 const SIZE = 3 * 1024 * 1024 + 99;
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 let n = 0;
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 /** Checks one line of real output against the format and its own arithmetic. */
 function checkStat(stdout: string, size: number): NonNullable<ReturnType<typeof parseStat>> {

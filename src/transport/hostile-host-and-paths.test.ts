@@ -4,7 +4,7 @@
  * backticks, shell operators and non-ASCII work, locally and over SSH, without
  * anything in them being run.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -13,21 +13,15 @@ import { join } from 'node:path';
 import { cmp, devicesFor, scribble, seededImage, sha256File } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { bothTargets } from '../test-support/targets.js';
-import { makeTempDir } from '../test-support/temp-dir.js';
+import { tempDirForFile } from '../test-support/temp-dir.js';
 
 const SIZE = 512 * 1024 + 3;
 const tag = randomBytes(4).toString('hex');
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 const targets = await bothTargets();
-let dir: { path: string; remove(): Promise<void> };
+const dir = tempDirForFile();
 
-before(async () => {
-  dir = await makeTempDir();
-});
-after(async () => {
-  await dir.remove();
-});
 
 describe('a host beginning with "-" is refused and nothing runs', () => {
   const marker = (): string => join(dir.path, `ssh-ran-${tag}`);
