@@ -31,6 +31,7 @@ import { FaultDevice } from '../test-support/fault-device.js';
 import { seededBytes } from '../test-support/images.js';
 import { RawAgentSession, encode } from '../test-support/in-memory-agent.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
+import { prng } from '../test-support/prng.js';
 
 const FILE_SIZE = 64 * 1024;
 const DEVICE_SIZE = 48 * 1024;
@@ -38,18 +39,6 @@ const MAX_ALLOCATION = 1024 * 1024;
 const CASE_TIMEOUT_MS = 5000;
 const SEED = process.env.BASYN_FUZZ_SEED !== undefined ? Number(process.env.BASYN_FUZZ_SEED) : Date.now() % 2 ** 31;
 const CASES = Number(process.env.BASYN_FUZZ_CASES ?? 10_000);
-
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Random {
   constructor(readonly next: () => number) {}

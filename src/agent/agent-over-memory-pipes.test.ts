@@ -26,7 +26,6 @@ const CHANGES = [0, 5 * BLOCK + 17, 6 * BLOCK - 1, 20 * BLOCK + 40_000, SIZE - 1
 const dir = tempDirForFile();
 let n = 0;
 
-
 /** An agent on one end of two PassThrough pipes, and the link the client sees. */
 function memoryAgent(): { server: AgentServer; link: AgentLink; toAgent: PassThrough } {
   const toAgent = new PassThrough();

@@ -18,7 +18,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 /** A device file of `size` bytes (or nothing, or a directory) in the test folder. */

@@ -16,7 +16,6 @@ const SIZE = 300 * 1024 + 3;
 const dir = tempDirForFile();
 let n = 0;
 
-
 async function pair(): Promise<{ a: string; b: string }> {
   n++;
   const a = join(dir.path, `a${n}.img`);

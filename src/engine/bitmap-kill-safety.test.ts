@@ -27,6 +27,7 @@ import { BASYN_BIN } from '../test-support/paths.js';
 import { parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { sharedSshd, type SshdFixture } from '../test-support/sshd.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
+import { prng } from '../test-support/prng.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -39,18 +40,6 @@ const AGENT_TRIALS = 20;
 const SSH_CLIENT_TRIALS = 10;
 /** Graceful interruptions (SIGTERM): the run stops, finishes its commits and unlocks. */
 const TERM_TRIALS = 6;
-
-/** mulberry32: a small seedable PRNG for the test's choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = process.env.BASYN_KILL_SEED !== undefined ? Number(process.env.BASYN_KILL_SEED) : Math.floor(Math.random() * 2 ** 31);
 const random = prng(SEED);

@@ -14,7 +14,6 @@ const MiB = 1024 * KiB;
 const targets = await bothTargets();
 const dir = tempDirForFile();
 
-
 for (const { target, skip } of targets) {
   describe(`over ${target.name}`, { skip }, () => {
     for (const kib of [4, 64, 2048, 8192]) {

@@ -15,7 +15,6 @@ const MiB = 1024 * KiB;
 const targets = await bothTargets();
 const dir = tempDirForFile();
 
-
 for (const { target, skip } of targets) {
   describe(`over ${target.name}`, { skip }, () => {
     describe('edge sizes (--buffer=64)', () => {

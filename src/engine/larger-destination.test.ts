@@ -19,7 +19,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 const tailHash = async (path: string): Promise<string> => createHash('sha256').update((await readFile(path)).subarray(SIZE)).digest('hex');
 
 for (const { target, skip } of targets) {

@@ -24,7 +24,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 /** A source image and a destination that differs from it in a few places (or entirely for COPY). */
 async function pair(mode: string): Promise<ImagePair> {
   n++;

@@ -19,7 +19,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 async function equalPair(): Promise<{ a: string; b: string }> {
   n++;
   const a = join(dir.path, `a${n}.img`);

@@ -31,7 +31,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 for (const { target, skip } of targets) {
   describe(`over ${target.name}`, { skip }, () => {
     for (const h of hashes) {

@@ -38,7 +38,6 @@ const targets = await bothTargets();
 const dir = tempDirForFile();
 let n = 0;
 
-
 /** Checks one line of real output against the format and its own arithmetic. */
 function checkStat(stdout: string, size: number): NonNullable<ReturnType<typeof parseStat>> {
   const lines = stdout.split('\n').filter((l) => l !== '');

@@ -22,7 +22,6 @@ const exists = (path: string): Promise<boolean> => access(path).then(() => true,
 const targets = await bothTargets();
 const dir = tempDirForFile();
 
-
 describe('a host beginning with "-" is refused and nothing runs', () => {
   const marker = (): string => join(dir.path, `ssh-ran-${tag}`);
   const proxy = (): string => `-oProxyCommand=touch ${join(dir.path, `proxy-ran-${tag}`)}`;
