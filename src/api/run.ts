@@ -82,9 +82,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const action = settings.action;
-  const opened: { local?: LocalDevice; remote?: RemoteDevice } = {};
+  const opened: { local?: LocalDevice; remote?: Device } = {};
   // The agent (and ssh) start first: their start-up overlaps everything below.
-  const agent = settings.remote !== undefined ? startAgent(settings, hooks, log) : undefined;
+  const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
   try {
     const digest = await loadDigest(settings.hash);
     // The source opens first, so that --create knows the size the destination needs.
@@ -94,10 +94,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       const isDestination = (side === 'remote') === (action === 'PUSH');
       const createSize = settings.create === true && isDestination ? sourceSize : undefined;
       if (side === 'local' && settings.local !== undefined) {
-        opened.local = await openLocal(settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
+        opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
       }
       if (side === 'remote' && settings.remote !== undefined) {
-        opened.remote = await openRemote(agent!, settings, action === 'PUSH' && settings.dryRun !== true, createSize, log);
+        const writable = action === 'PUSH' && settings.dryRun !== true;
+        opened.remote = agent !== undefined
+          ? await openRemote(agent, settings, writable, createSize, log)
+          : await openLocal(settings.remote, 'remote', settings, digest, writable, createSize, log);
       }
     }
     const { local, remote } = opened;
@@ -116,7 +119,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       traffic: { rx: 0, tx: 0 }, seconds: 0, io: {},
     };
     const started = performance.now();
-    const trafficBefore = remote?.traffic ?? { rx: 0, tx: 0 };
+    const trafficBefore = trafficOf(remote);
     if (action !== undefined) {
       const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
       if (settings.bitmap !== undefined) {
@@ -137,8 +140,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     signal.throwIfAborted();
     result.seconds = (performance.now() - started) / 1000;
     await checkSizesUnchanged([local, remote]);
-    const trafficAfter = remote?.traffic ?? { rx: 0, tx: 0 };
+    const trafficAfter = trafficOf(remote);
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
+    if (agent === undefined && action !== undefined) {
+      // Nothing crossed a link: the data moved between the devices stands for the traffic.
+      const moved = result.counters.bytesWritten;
+      result.traffic = action === 'PUSH' ? { rx: 0, tx: moved } : { rx: moved, tx: 0 };
+    }
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
@@ -160,10 +168,32 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   }
 }
 
-async function openLocal(settings: RunSettings, digest: DigestFunction, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<LocalDevice> {
-  const device = await LocalDevice.open(settings.local!, { writable, hash: settings.hash, digest, createSize });
-  log.verbose(`local device ${settings.local}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}`);
+async function openLocal(
+  path: string,
+  side: 'local' | 'remote',
+  settings: RunSettings,
+  digest: DigestFunction,
+  writable: boolean,
+  createSize: number | undefined,
+  log: EngineLog,
+): Promise<LocalDevice> {
+  const device = await LocalDevice.open(path, { side, writable, hash: settings.hash, digest, createSize });
+  log.verbose(`${side} device ${path}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}${side === 'remote' ? ', opened by this process' : ''}`);
   return device;
+}
+
+/**
+ * Without --host the remote device is on this machine too, and this process opens it
+ * itself: no second process to start, no pipe to copy every block through, and the
+ * two devices are compared byte for byte. An agent is still started where something
+ * asks for a separate process: --sudo, --remote-node, or a test's agent environment.
+ */
+function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
+  return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
+}
+
+function trafficOf(device: Device | undefined): { rx: number; tx: number } {
+  return device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: 0 };
 }
 
 function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {

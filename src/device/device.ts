@@ -27,6 +27,14 @@ export interface DigestOptions {
   threads?: number;
 }
 
+export interface BlockOptions {
+  /**
+   * The device may reuse a block's buffer once the stream is advanced (no fresh
+   * memory per block): the consumer copies what it keeps.
+   */
+  reuseBuffers?: boolean;
+}
+
 export interface Block {
   offset: number;
   data: Buffer;
@@ -53,6 +61,11 @@ export interface Device {
   readonly label: string;
   readonly size: number;
   readonly isBlockDevice: boolean;
+  /**
+   * True when reads land in this process's memory (a LocalDevice). Two such devices
+   * are compared byte for byte: exact, and cheaper than hashing both on one core.
+   */
+  readonly inProcess: boolean;
 
   /** Digests of consecutive blocks of [start, end); the last block may be short. */
   digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncIterable<BlockDigest>;
@@ -60,7 +73,7 @@ export interface Device {
   chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]>;
   read(offset: number, length: number): Promise<Buffer>;
   /** Consecutive blocks of [start, end) with their data (COPY). */
-  blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncIterable<Block>;
+  blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncIterable<Block>;
   /**
    * Queues a write. Resolves once the write is accepted into the window (not when it
    * is on disk); a failure surfaces from a later write() or from flush().

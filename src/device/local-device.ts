@@ -11,7 +11,7 @@ import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { lockDevice, type DeviceLock } from './device-lock.js';
 import { blockDeviceSize } from './device-size.js';
-import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, Side } from './device.js';
+import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, Side } from './device.js';
 
 /** Reads are issued in units of about this many bytes, whatever the block size. */
 const READ_UNIT = 4 * 1024 * 1024;
@@ -21,8 +21,6 @@ const READ_AHEAD = 3;
 const WRITE_WINDOW = 32 * 1024 * 1024;
 /** How long opening for writing waits for another writer of the device to finish. */
 const WRITER_WAIT_MS = 10_000;
-/** How often, at most, a regular file being written is checked for having shrunk. */
-const SIZE_CHECK_MS = 100;
 
 export interface LocalDeviceOptions {
   writable: boolean;
@@ -42,6 +40,7 @@ export interface LocalDeviceOptions {
 export class LocalDevice implements Device {
   readonly side: Side;
   readonly label: string;
+  readonly inProcess = true;
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
   private bytesRead = 0;
   private bytesWritten = 0;
@@ -52,7 +51,6 @@ export class LocalDevice implements Device {
   /** Held while the device is open for writing: one writer per device on this host. */
   private lock: DeviceLock | undefined;
   private closed = false;
-  private sizeCheckedAt = Date.now();
 
   private constructor(
     readonly path: string,
@@ -206,8 +204,8 @@ export class LocalDevice implements Device {
     }
   }
 
-  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
-    for await (const unit of this.units(start, end, blockSize, false, signal)) {
+  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncGenerator<Block> {
+    for await (const unit of this.units(start, end, blockSize, options?.reuseBuffers === true, signal)) {
       for (let at = 0; at < unit.data.length; at += blockSize) {
         yield { offset: unit.offset + at, data: unit.data.subarray(at, Math.min(at + blockSize, unit.data.length)) };
       }
@@ -291,6 +289,7 @@ export class LocalDevice implements Device {
       return;
     }
     await this.writes.add(data.length, async () => {
+      await this.checkNotShrunk();
       let done = 0;
       while (done < data.length) {
         try {
@@ -301,18 +300,17 @@ export class LocalDevice implements Device {
         }
       }
       this.bytesWritten += data.length;
-      await this.checkNotShrunk();
     });
   }
 
   /**
    * A regular file cut short while it is written would grow back as later blocks land,
-   * with a hole of zeros where it was cut, and look whole at the end: so, a few times a
-   * second while writing, check it has not shrunk.
+   * with a hole of zeros where it was cut, and look whole at the end: so each write
+   * first checks it has not shrunk (an fstat, a microsecond or two against the
+   * write's own cost).
    */
   private async checkNotShrunk(): Promise<void> {
-    if (this.isBlockDevice || Date.now() - this.sizeCheckedAt < SIZE_CHECK_MS) return;
-    this.sizeCheckedAt = Date.now();
+    if (this.isBlockDevice) return;
     let now: number;
     try {
       now = (await this.handle.stat()).size;

@@ -66,6 +66,7 @@ interface Pending {
 
 export class RemoteDevice implements Device {
   readonly side = 'remote' as const;
+  readonly inProcess = false;
   readonly label: string;
   size = 0;
   isBlockDevice = false;

@@ -1,10 +1,11 @@
 /**
- * RECHECK: a full comparison of both devices by block digests, reading both. Reports
- * how many blocks differ and where the first one is; never writes.
+ * RECHECK: a full comparison of both devices by block digests (by their bytes when
+ * both are in this process), reading both. Reports how many blocks differ and where
+ * the first one is; never writes.
  */
 import type { Device } from '../device/device.js';
 import type { EngineContext } from './engine-context.js';
-import { zipDigests } from './zip-digests.js';
+import { blockPairs } from './block-pairs.js';
 
 export interface RecheckResult {
   blocksCompared: number;
@@ -16,7 +17,7 @@ export interface RecheckResult {
 export async function recheckDevices(a: Device, b: Device, ctx: EngineContext): Promise<RecheckResult> {
   const result: RecheckResult = { blocksCompared: 0, blocksDiffering: 0 };
   ctx.progress.start('RECHECK', ctx.size);
-  for await (const [x, y] of zipDigests(a.digests(0, ctx.size, ctx.blockSize, ctx.signal), b.digests(0, ctx.size, ctx.blockSize, ctx.signal))) {
+  for await (const [x, y] of blockPairs(a, b, ctx).pairs) {
     result.blocksCompared++;
     ctx.progress.update(x.offset + x.length);
     if (x.digest.equals(y.digest)) continue;

@@ -1,7 +1,8 @@
 /**
  * SYNC: both devices hash their blocks at the same time (one of them on the agent's
  * core), the engine compares the digests as they stream in, and only blocks whose
- * digests differ are moved. With --chunk a differing block is compared again chunk
+ * digests differ are moved. Two devices of this process are compared byte for byte
+ * instead (block-pairs.ts). With --chunk a differing block is compared again chunk
  * by chunk and only differing chunks are moved. Transfers of differing blocks run
  * in a bounded window while the comparison goes on.
  */
@@ -10,7 +11,9 @@ import type { BlockDigest, Device } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
-import { zipDigests } from './zip-digests.js';
+import { blockPairs } from './block-pairs.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Bytes of differing blocks being moved at once. */
 const TRANSFER_WINDOW = 64 * 1024 * 1024;
@@ -19,22 +22,21 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
   const counters = emptyCounters();
   const transfers = new BoundedWindow(TRANSFER_WINDOW);
   ctx.progress.start('SYNC', ctx.size);
-  const pairs = zipDigests(
-    source.digests(0, ctx.size, ctx.blockSize, ctx.signal),
-    destination.digests(0, ctx.size, ctx.blockSize, ctx.signal),
-  );
+  const { pairs, byBytes } = blockPairs(source, destination, ctx);
   for await (const [s, d] of pairs) {
     counters.blocksCompared++;
     ctx.progress.update(s.offset + s.length);
     if (s.digest.equals(d.digest)) continue;
     counters.blocksDiffering++;
     if (ctx.log.debugEnabled) {
-      ctx.log.debug(`block at ${s.offset}+${s.length} differs: source ${s.digest.toString('hex')}, destination ${d.digest.toString('hex')}`);
+      const digests = byBytes ? 'compared byte for byte' : `source ${s.digest.toString('hex')}, destination ${d.digest.toString('hex')}`;
+      ctx.log.debug(`block at ${s.offset}+${s.length} differs: ${digests}`);
     }
     ctx.signal.throwIfAborted();
     // The streams reuse their buffers once advanced: keep copies for the transfer.
     const own = ownData(s);
     const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { ...d, data: undefined };
+    if (byBytes) own.digest = dOwn.digest = EMPTY; // the reused buffers, stale once advanced
     await transfers.add(s.length, () => moveBlock(source, destination, own, dOwn, ctx, counters));
   }
   await transfers.drain();

@@ -5,7 +5,7 @@
  * exercises the real agent, protocol and engine; it can also wrap a local device.
  */
 import { DeviceError, describeContext, type ErrorContext } from '../errors.js';
-import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from '../device/device.js';
+import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions } from '../device/device.js';
 
 export interface Faults {
   /** Reads (digests, blocks, read, chunkDigests) of a range holding this offset fail. */
@@ -51,6 +51,9 @@ export class FaultDevice implements Device {
   get isBlockDevice(): boolean {
     return this.inner.isBlockDevice;
   }
+  get inProcess(): boolean {
+    return this.inner.inProcess;
+  }
 
   private fail(operation: string, offset: number | undefined): DeviceError {
     const code = this.faults.code ?? 'EIO';
@@ -83,8 +86,8 @@ export class FaultDevice implements Device {
     return this.inner.read(offset, length);
   }
 
-  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
-    for await (const b of this.inner.blocks(start, end, blockSize, signal)) {
+  async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncGenerator<Block> {
+    for await (const b of this.inner.blocks(start, end, blockSize, signal, options)) {
       this.check('read', b.offset, b.data.length);
       yield b;
     }

@@ -1,0 +1,32 @@
+/**
+ * The pairs of same-range blocks that SYNC and RECHECK walk. Normally each device
+ * hashes its own blocks (on its own core, or its own machine) and only digests meet
+ * here. When both devices read into this process, the bytes themselves stand in for
+ * the digests: comparing 2 MiB with memcmp costs a fraction of hashing it twice on
+ * the cores this process shares, and it is exact where a digest is only nearly so.
+ */
+import type { Block, BlockDigest, Device } from '../device/device.js';
+import type { EngineContext } from './engine-context.js';
+import { zipDigests } from './zip-digests.js';
+
+export interface BlockPairs {
+  pairs: AsyncGenerator<[BlockDigest, BlockDigest]>;
+  /** True when `digest` is the block's bytes (too long to log). */
+  byBytes: boolean;
+}
+
+export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs {
+  if (a.inProcess && b.inProcess) {
+    const bytes = (d: Device): AsyncIterable<BlockDigest> =>
+      bytesAsDigests(d.blocks(0, ctx.size, ctx.blockSize, ctx.signal, { reuseBuffers: true }));
+    return { pairs: zipDigests(bytes(a), bytes(b)), byBytes: true };
+  }
+  return {
+    pairs: zipDigests(a.digests(0, ctx.size, ctx.blockSize, ctx.signal), b.digests(0, ctx.size, ctx.blockSize, ctx.signal)),
+    byBytes: false,
+  };
+}
+
+async function* bytesAsDigests(blocks: AsyncIterable<Block>): AsyncGenerator<BlockDigest> {
+  for await (const { offset, data } of blocks) yield { offset, length: data.length, digest: data, data };
+}
