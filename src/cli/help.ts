@@ -11,15 +11,17 @@ Usage: basyn -l LOCAL -r REMOTE [-h HOST [-p PORT] [-u USER]] [-a PUSH|PULL -m S
 Devices and host (* mandatory):
  * -l, --local=PATH     Local device or image file (e.g. /dev/sda1)
  * -r, --remote=PATH    Remote device or image file (e.g. /dev/vg_backups/copy-sda1)
-   -h, --host=HOST      Remote SSH host. Without it the remote device is on this machine
-                        and no SSH is used. (-h is the host; use --help for this text.)
+   -h, --host=HOST      Remote SSH host. Without it the remote device is on this machine,
+                        no SSH is used, and basyn compares both devices byte for byte
+                        itself. (-h is the host; use --help for this text.)
    -p, --port=PORT      SSH port (default: 22, or what ~/.ssh/config says)
    -u, --user=USER      SSH user (default: the current user, or ~/.ssh/config)
    -e, --rsh=COMMAND    The ssh command to use, with its options, split like a shell
                         would split it but never run by one (e.g. -e "ssh -i key -c
                         aes128-gcm@openssh.com"); -p, -u and -h still apply
        --remote-node=PATH
-                        The node program on the remote host (default: node from PATH)
+                        The node program on the remote host (default: node from PATH);
+                        without -h, serve the remote device from a local agent run by it
        --sudo           Run the agent through "sudo -n", so a user without rights on
                         the device can use it; fails at once if sudo wants a password
 
@@ -42,8 +44,8 @@ What to do:
                         Zero blocks are then not written where the file reads zeros.
 
 Tuning:
-       --hash=NAME      Digest for comparison: ${hashes} (default: SHA1;
-                        XXH128 is fastest but not cryptographic)
+       --hash=NAME      Digest for comparison over SSH and for bitmaps: ${hashes}
+                        (default: SHA1; XXH128 is fastest but not cryptographic)
        --buffer=KIB     Block size in KiB for comparison and transfer (default: 2048)
        --chunk=KIB      Compare a differing block again in chunks of this many KiB and
                         send only the differing chunks (off by default; <= --buffer)
