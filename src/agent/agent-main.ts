@@ -5,8 +5,15 @@
  */
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import { VERSION } from '../version.js';
 import { AgentServer } from './agent-server.js';
+
+// The agent's JavaScript is thin glue around native reads, hashes and zlib, so V8's
+// optimising compiler buys it no measurable speed; what it does cost is memory that
+// grows with the length of the run (its code pages and working memory: about 8 MiB more
+// RSS on a 4 GiB SYNC than on a 1 GiB one). Without it the agent's footprint is flat.
+setFlagsFromString('--no-opt');
 
 function protocolOutput(): Writable {
   // process.stdout writes synchronously to pipes on Linux, which would stall the
