@@ -54,6 +54,42 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The state letter of each thread of the process (R, S, D, T, t, Z...), from /proc. */
+function threadStates(pid: number): string[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const states: string[] = [];
+  for (const task of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+      states.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      // the thread ended
+    }
+  }
+  return states;
+}
+
+/**
+ * Stops the process with SIGSTOP and resolves once every one of its threads is stopped
+ * (the signal is delivered asynchronously: a thread inside a system call finishes it
+ * first), so nothing of it runs until SIGCONT. False when the process was gone.
+ */
+export async function stopProcess(pid: number, timeoutMs = 10_000): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  process.kill(pid, 'SIGSTOP');
+  return waitUntil(() => {
+    if (!isAlive(pid)) return 'gone';
+    const states = threadStates(pid);
+    return states.length > 0 && states.every((s) => s === 'T' || s === 't') && 'stopped';
+  }, timeoutMs, `process ${pid} to stop`).then((how) => how === 'stopped');
+}
+
 /** True when the command line is a bootstrapped basyn agent (`node -e <bootstrap>`). */
 export function isAgentCommand(argv: string[]): boolean {
   return argv.length >= 3 && /(^|\/)node$/.test(argv[0]!) && argv[1] === '-e' && argv[2]!.includes('process.versions.node');
@@ -72,14 +108,19 @@ export function sshAgentPids(sshdPort: number): number[] {
   return out;
 }
 
-/** Polls `probe` until it returns a value other than undefined/false. */
-export async function waitUntil<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+/** Polls `probe` (every `intervalMs`) until it returns a value other than undefined/false. */
+export async function waitUntil<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
