@@ -10,12 +10,11 @@
  * as its first writes are seen, changed while it stands still, and continued.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
 import { appendFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, test } from 'node:test';
 import { allocatedBytes, sparseImage, sshdOrSkip, stopSshdAfterFile, writeCompressibleImage } from '../test-support/fault-fixtures.js';
-import { describeFinished, spawnBasyn, stopProcess, waitUntil, type Spawned } from '../test-support/process-tree.js';
+import { allocatedNow, describeFinished, spawnBasyn, spawnStoppedEarly, waitUntil, type Spawned } from '../test-support/process-tree.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 
 stopSshdAfterFile();
@@ -33,8 +32,7 @@ const SSH_SIZE = 32 * MiB;
  */
 const LOCAL_SIZE = 64 * MiB;
 const LATEST_STOP = LOCAL_SIZE - 32 * MiB - 8 * MiB;
-/** Runs stopped too late (a busy machine) are tried again, this many times in all. */
-const STOP_ATTEMPTS = 3;
+
 let dir: { path: string; remove(): Promise<void> };
 
 before(async () => {
@@ -113,37 +111,6 @@ const CASES: Case[] = [
   },
 ];
 
-/**
- * Starts a local run and stops it as soon as its first writes are on the destination
- * (a poll every millisecond or so). Starts again when the stop came too late for what
- * the test needs (more than LATEST_STOP written, or the run over).
- */
-async function stoppedLocalRun(t: TestContext, args: string[], source: string, destination: string, seed: number): Promise<Spawned> {
-  await writeCompressibleImage(source, LOCAL_SIZE, seed);
-  for (let attempt = 1; ; attempt++) {
-    await sparseImage(destination, LOCAL_SIZE);
-    const run = spawnBasyn(args);
-    let written = 0;
-    await waitUntil(() => {
-      if (run.exited) return true;
-      written = statSync(destination).blocks * 512;
-      return written > 0;
-    }, 30_000, 'the first writes of the run', 1);
-    if (!run.exited && (await stopProcess(run.pid))) {
-      // Stopped: nothing of it runs, so this is what it wrote before the change.
-      written = statSync(destination).blocks * 512;
-      if (written <= LATEST_STOP) {
-        t.diagnostic(`stopped with ${written} of ${LOCAL_SIZE} bytes written (attempt ${attempt})`);
-        return run;
-      }
-      process.kill(run.pid, 'SIGKILL');
-    }
-    const r = await run.done;
-    t.diagnostic(`attempt ${attempt}: the run was not stopped in time (${written} bytes written; ${describeFinished(r)})`);
-    assert.ok(attempt < STOP_ATTEMPTS, `in ${STOP_ATTEMPTS} attempts the run could not be stopped with at most ${LATEST_STOP} bytes written`);
-  }
-}
-
 for (const [i, c] of CASES.entries()) {
   test(`${c.name} during a PUSH COPY: exit 2 naming the ${c.names}`, async (t) => {
     const sshd = c.ssh === true ? await sshdOrSkip(t) : undefined;
@@ -161,7 +128,15 @@ for (const [i, c] of CASES.entries()) {
       assert.equal(run.exited, false, `the run ended before the change: ${run.stderr}`);
       await c.change(source, destination, size);
     } else {
-      run = await stoppedLocalRun(t, args, source, destination, 23);
+      await writeCompressibleImage(source, size, 23);
+      const stopped = await spawnStoppedEarly(args, {
+        prepare: () => sparseImage(destination, size),
+        progress: () => allocatedNow(destination),
+        latest: LATEST_STOP,
+        log: (line) => t.diagnostic(line),
+      });
+      run = stopped.run;
+      t.diagnostic(`stopped with ${stopped.progress} of ${size} bytes written`);
       try {
         await c.change(source, destination, size);
       } finally {
