@@ -92,8 +92,8 @@ for (const bad of BAD) {
         const sshd = ssh ? await sshdOrSkip(t) : undefined;
         if (ssh && sshd === undefined) return;
         const path = bad.path();
-        // Without -h the "remote" device is served by a local agent: test the bad device
-        // on both sides (-l as source, -r as destination); over SSH, always on the remote.
+        // Without -h basyn opens the "remote" device itself: test the bad device on both
+        // sides (-l as source, -r as destination); over SSH, always on the remote.
         let args: string[];
         if (ssh) args = role === 'destination' ? ['-l', good, '-r', path, '-a', 'PUSH'] : ['-l', good, '-r', path, '-a', 'PULL'];
         else args = role === 'source' ? ['-l', path, '-r', good, '-a', 'PUSH'] : ['-l', good, '-r', path, '-a', 'PUSH'];

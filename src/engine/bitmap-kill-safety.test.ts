@@ -2,9 +2,10 @@
  * Crash safety of bitmap SYNC (DESIGN.md: an entry equals a source digest only if the
  * destination durably holds that block). Runs are killed with SIGKILL at random
  * moments: the local basyn process, then (separately) the agent side: the local
- * agent child, and over SSH the ssh client child. Between trials the source changes,
- * some blocks going BACK to an earlier content, which is what catches a bitmap that
- * recorded a digest before its block was written.
+ * agent child (started with --remote-node: without -h basyn opens both devices
+ * itself and starts no agent), and over SSH the ssh client child. Between trials the
+ * source changes, some blocks going BACK to an earlier content, which is what
+ * catches a bitmap that recorded a digest before its block was written.
  *
  * After every trial (once any orphaned agent has finished) each known bitmap entry
  * must equal the digest of the destination's block. After one final clean run the
@@ -26,6 +27,7 @@ import { cmp, seededImage } from '../test-support/images.js';
 import { BASYN_BIN } from '../test-support/paths.js';
 import { parseStat, runBasyn } from '../test-support/run-basyn.js';
 import { sharedSshd, type SshdFixture } from '../test-support/sshd.js';
+import { LOCAL_AGENT } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 import { prng } from '../test-support/prng.js';
 
@@ -122,10 +124,19 @@ interface Paths {
   bitmap: string;
 }
 
-function basynArgs(p: Paths, action: 'PUSH' | 'PULL', ssh: boolean, extra: string[] = []): string[] {
+/**
+ * Where the destination or source on the "remote" side is opened: by basyn itself, by
+ * a local agent child, or by an agent over SSH.
+ */
+type Place = 'in-process' | 'local agent' | 'ssh';
+
+function basynArgs(p: Paths, action: 'PUSH' | 'PULL', place: Place, extra: string[] = []): string[] {
   const [local, remote] = action === 'PUSH' ? [p.src, p.dst] : [p.dst, p.src];
   const args = ['-l', local, '-r', remote, '-a', action, '-m', 'SYNC', '-b', p.bitmap, '--buffer', String(BLOCK / KiB), '--zlevel', '1'];
-  if (ssh) {
+  if (place === 'local agent') {
+    // A run without -h starts an agent only when asked to: this makes the child to kill.
+    args.push(...LOCAL_AGENT.args);
+  } else if (place === 'ssh') {
     if (typeof sshd === 'string') throw new Error(sshd);
     args.push('-h', sshd.host, '-p', String(sshd.port));
   }
@@ -239,28 +250,36 @@ describe('bitmap SYNC kill safety', () => {
 
       // Calibrate: how long a run that sends everything takes here.
       const t0 = performance.now();
-      const firstRun = await runBasyn(basynArgs(p, 'PUSH', false));
+      const firstRun = await runBasyn(basynArgs(p, 'PUSH', 'in-process'));
       const fullMs = performance.now() - t0;
       assert.equal(firstRun.code, 0, firstRun.stderr);
       await assertInvariant(p, 'after the first run');
       const t1 = performance.now();
-      const quietRun = await runBasyn(basynArgs(p, 'PUSH', false));
+      const quietRun = await runBasyn(basynArgs(p, 'PUSH', 'in-process'));
       const quietMs = performance.now() - t1;
       assert.equal(quietRun.code, 0, quietRun.stderr);
+      const t2 = performance.now();
+      const agentRun = await runBasyn(basynArgs(p, 'PUSH', 'local agent'));
+      const agentMs = performance.now() - t2 - quietMs;
+      assert.equal(agentRun.code, 0, agentRun.stderr);
       let sshMs = 0;
       if (hasSsh) {
-        const t2 = performance.now();
-        const sshRun = await runBasyn(basynArgs(p, 'PUSH', true), { env: sshEnv });
-        sshMs = performance.now() - t2 - quietMs;
+        const t3 = performance.now();
+        const sshRun = await runBasyn(basynArgs(p, 'PUSH', 'ssh'), { env: sshEnv });
+        sshMs = performance.now() - t3 - quietMs;
         assert.equal(sshRun.code, 0, sshRun.stderr);
       }
-      console.log(`here a run takes ${fullMs.toFixed(0)} ms to send all ${SIZE} bytes, ${quietMs.toFixed(0)} ms to send nothing; SSH adds ${sshMs.toFixed(0)} ms`);
+      console.log(
+        `here a run takes ${fullMs.toFixed(0)} ms to send all ${SIZE} bytes, ${quietMs.toFixed(0)} ms to send nothing; ` +
+          `a local agent adds ${agentMs.toFixed(0)} ms, SSH ${sshMs.toFixed(0)} ms`,
+      );
+      const placeMs: Record<Place, number> = { 'in-process': 0, 'local agent': Math.max(0, agentMs), ssh: sshMs };
 
-      const kinds: { target: Target; ssh: boolean; trials: number }[] = [
-        { target: 'basyn', ssh: false, trials: BASYN_TRIALS },
-        { target: 'child', ssh: false, trials: AGENT_TRIALS },
-        { target: 'child', ssh: true, trials: hasSsh ? SSH_CLIENT_TRIALS : 0 },
-        { target: 'term', ssh: false, trials: TERM_TRIALS },
+      const kinds: { target: Target; place: Place; trials: number }[] = [
+        { target: 'basyn', place: 'in-process', trials: BASYN_TRIALS },
+        { target: 'child', place: 'local agent', trials: AGENT_TRIALS },
+        { target: 'child', place: 'ssh', trials: hasSsh ? SSH_CLIENT_TRIALS : 0 },
+        { target: 'term', place: 'in-process', trials: TERM_TRIALS },
       ];
       const summary: string[] = [];
       // Run durations drift with the machine's load: the expected duration is scaled by
@@ -273,6 +292,8 @@ describe('bitmap SYNC kill safety', () => {
           // A trial ends with a kill that landed during a run; a run that ended first
           // (a complete run, checked all the same) is followed by another attempt.
           for (let attempt = 0; ; attempt++) {
+            // Delays shrink with each attempt: a kill that never lands means the target is missing.
+            assert.ok(attempt < 50, `${kind.target} (${kind.place}): no kill landed during a run in 50 attempts (seed ${SEED})`);
             attempts++;
             // Small, medium and large changes: a large one spans several commit batches.
             const size = random();
@@ -281,11 +302,11 @@ describe('bitmap SYNC kill safety', () => {
             const action = random() < 0.5 ? 'PUSH' : 'PULL';
             // Kill somewhere in the expected duration of this run.
             const changedShare = Math.min(1, count / BLOCKS);
-            const expected = quietMs + (fullMs - quietMs) * changedShare + (kind.ssh ? sshMs : 0);
+            const expected = quietMs + (fullMs - quietMs) * changedShare + placeMs[kind.place];
             const delay = between(0, Math.round(expected * scale * 0.9 ** attempt));
-            const args = basynArgs(p, action, kind.ssh);
-            const r = await killedRun(args, kind.ssh ? sshEnv : process.env, delay, kind.target);
-            const who = { basyn: 'basyn', term: 'SIGTERM', child: kind.ssh ? 'ssh client' : 'agent' }[kind.target];
+            const args = basynArgs(p, action, kind.place);
+            const r = await killedRun(args, kind.place === 'ssh' ? sshEnv : process.env, delay, kind.target);
+            const who = { basyn: 'basyn', term: 'SIGTERM', child: kind.place === 'ssh' ? 'ssh client' : 'local agent' }[kind.target];
             const label = `${who} trial ${trial}.${attempt} (${action}, ${count} blocks changed of which ${changed.restored} set back, kill after ${delay} ms)`;
             if (kind.target === 'basyn') {
               assert.ok(r.signal === 'SIGKILL' || r.code === 0, `${label}: ended with ${r.code}/${r.signal}: ${r.stderr}`);
@@ -309,20 +330,20 @@ describe('bitmap SYNC kill safety', () => {
           }
           killed++;
         }
-        summary.push(`${kind.target}${kind.ssh ? ' (ssh)' : ''}: ${killed} kills`);
+        summary.push(`${kind.target} (${kind.place}): ${killed} kills`);
       }
       summary.push(`${attempts} runs in all`);
       console.log(summary.join('; '));
 
       // One last change, including blocks set back, then one clean run...
       await source.change(40);
-      const clean = await runBasyn(basynArgs(p, 'PUSH', false));
+      const clean = await runBasyn(basynArgs(p, 'PUSH', 'in-process'));
       assert.equal(clean.code, 0, clean.stderr);
       assert.equal(await cmp(p.src, p.dst), true, `after the clean run the devices differ (seed ${SEED})`);
       await assertInvariant(p, 'after the clean run');
       // ...and a further run sends no data block, in both directions.
       for (const action of ['PUSH', 'PULL'] as const) {
-        const again = await runBasyn(basynArgs(p, action, false, ['--stat', '--debug', '--no-bitmap-check']));
+        const again = await runBasyn(basynArgs(p, action, 'in-process', ['--stat', '--debug', '--no-bitmap-check']));
         assert.equal(again.code, 0, again.stderr);
         const io = parseDebugIo(again.stderr);
         assert.deepEqual(action === 'PUSH' ? io.remote : io.local, { read: 0, wrote: 0 }, `${action}: destination I/O after the clean run`);

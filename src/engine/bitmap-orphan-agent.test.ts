@@ -10,6 +10,10 @@
  * basyn keeps one writer per device on a host: the new run waits (writing nothing)
  * while the old agent lives, then goes ahead; the devices end equal and the bitmap
  * right.
+ *
+ * The killed run has a local agent because it asks for one (--remote-node): without
+ * it basyn opens both devices itself. The new runs are plain local runs, whose own
+ * writer must wait for the orphaned agent all the same.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -22,6 +26,7 @@ import { childPids } from '../test-support/bitmap-files.js';
 import { cmp, sha256File } from '../test-support/images.js';
 import { BASYN_BIN } from '../test-support/paths.js';
 import { runBasyn, type BasynRun } from '../test-support/run-basyn.js';
+import { LOCAL_AGENT } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +44,7 @@ describe('bitmap SYNC and an orphaned agent', () => {
       // Small blocks, so whole WRITE frames fit in the pipe the paused agent leaves behind.
       const args = ['-l', src, '-r', dst, '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap, '--buffer', '16', '--zlevel', '0'];
 
-      const first = spawn(process.execPath, [BASYN_BIN, ...args], { stdio: 'ignore' });
+      const first = spawn(process.execPath, [BASYN_BIN, ...args, ...LOCAL_AGENT.args], { stdio: 'ignore' });
       let ended = false;
       const closed = new Promise<void>((resolve) => first.on('close', () => resolve()));
       void closed.then(() => (ended = true));
@@ -54,7 +59,8 @@ describe('bitmap SYNC and an orphaned agent', () => {
         if (rchar > 4 * 1024 * 1024) break;
         await sleep(1);
       }
-      if (ended || agent === undefined) return t.skip('the first run ended before its agent could be paused');
+      assert.ok(agent !== undefined, 'the first run started no local agent');
+      if (ended) return t.skip('the first run ended before its agent could be paused');
       process.kill(agent, 'SIGSTOP');
       await sleep(200);
       first.kill('SIGKILL');

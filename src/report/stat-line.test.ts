@@ -2,13 +2,15 @@
  * The --stat line, in the original tool's exact format so scripts keep parsing it:
  * `STAT. Device size:<n>B. Traffic: Rx:<n>B, Tx:<n>B, Both:<n>B Ratio: <x.xxxx>%.
  * Time: <x.xx>s. Bandwidth: Real:<x.xx>kB/s, Effective:<x.xx>kB/s`.
+ * Through an agent (local or over SSH) the traffic is what crossed the channel; when
+ * basyn opens both devices itself it is the data written to the destination.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { cmp, devicesFor, imagePair } from '../test-support/images.js';
-import { STAT_LINE, describeRun, parseStat, runBasyn } from '../test-support/run-basyn.js';
-import { bothTargets } from '../test-support/targets.js';
+import { STAT_LINE, describeRun, parseStat, runBasyn, type BasynRun } from '../test-support/run-basyn.js';
+import { allTargets, type Target } from '../test-support/targets.js';
 import { tempDirForFile } from '../test-support/temp-dir.js';
 import { formatStatLine } from './stat-line.js';
 
@@ -34,7 +36,7 @@ describe('formatStatLine', () => {
 });
 
 const SIZE = 3 * 1024 * 1024 + 99;
-const targets = await bothTargets();
+const targets = await allTargets();
 const dir = tempDirForFile();
 let n = 0;
 
@@ -67,29 +69,59 @@ for (const { target, skip } of targets) {
         const st = checkStat(r.stdout, SIZE);
         // Random data does not compress: the whole device crossed, in the direction of the action.
         const [data, control] = action === 'PUSH' ? [st.tx, st.rx] : [st.rx, st.tx];
+        if (!target.agent) {
+          // No channel: the traffic is exactly the data written.
+          assert.deepEqual({ data, control }, { data: SIZE, control: 0 });
+        }
         assert.ok(data >= SIZE && data < SIZE * 1.01, `data traffic ${data} for ${SIZE} bytes`);
         assert.ok(control < 4096, `control traffic ${control}`);
       });
     }
 
-    test('COPY of zeros is compressed: the traffic is a tiny fraction of the size', async () => {
-      n++;
-      const p = await imagePair(dir.path, `z${n}`, SIZE, 3, 'all');
-      await writeFile(p.source, Buffer.alloc(SIZE));
-      const r = await runBasyn(['-l', p.source, '-r', p.destination, ...target.args, '-a', 'PUSH', '-m', 'COPY', '--stat'], { env: target.env });
-      assert.equal(r.code, 0, describeRun(r));
-      assert.ok(await cmp(p.source, p.destination));
-      const st = checkStat(r.stdout, SIZE);
-      assert.ok(st.ratio < 1, `ratio ${st.ratio}%`);
-    });
+    if (target.agent) {
+      test('COPY of zeros is compressed: the traffic is a tiny fraction of the size', async () => {
+        const { p, r } = await copyOfZeros(target);
+        assert.equal(r.code, 0, describeRun(r));
+        assert.ok(await cmp(p.source, p.destination));
+        const st = checkStat(r.stdout, SIZE);
+        assert.ok(st.ratio < 1, `ratio ${st.ratio}%`);
+      });
 
-    test('--recheck alone reports the digest traffic too', async () => {
-      n++;
-      const p = await imagePair(dir.path, `r${n}`, SIZE, 21 + n, 'none');
-      const r = await runBasyn(['-l', p.source, '-r', p.destination, ...target.args, '--recheck', '--stat', '--buffer=64'], { env: target.env });
-      assert.equal(r.code, 0, describeRun(r));
-      const st = checkStat(r.stdout, SIZE);
-      assert.ok(st.rx > 49 * 20, `Rx ${st.rx}: the agent's 49 SHA1 digests should be counted`);
-    });
+      test('--recheck alone reports the digest traffic too', async () => {
+        const r = await recheckAlone(target);
+        assert.equal(r.code, 0, describeRun(r));
+        const st = checkStat(r.stdout, SIZE);
+        assert.ok(st.rx > 49 * 20, `Rx ${st.rx}: the agent's 49 SHA1 digests should be counted`);
+      });
+    } else {
+      test('COPY of zeros in-process: the traffic is the bytes written, every one (nothing to compress)', async () => {
+        const { p, r } = await copyOfZeros(target);
+        assert.equal(r.code, 0, describeRun(r));
+        assert.ok(await cmp(p.source, p.destination));
+        const st = checkStat(r.stdout, SIZE);
+        assert.deepEqual({ rx: st.rx, tx: st.tx, ratio: st.ratio }, { rx: 0, tx: SIZE, ratio: 100 });
+      });
+
+      test('--recheck alone in-process writes nothing, so no traffic', async () => {
+        const r = await recheckAlone(target);
+        assert.equal(r.code, 0, describeRun(r));
+        const st = checkStat(r.stdout, SIZE);
+        assert.equal(st.both, 0);
+      });
+    }
   });
+}
+
+async function copyOfZeros(target: Target): Promise<{ p: Awaited<ReturnType<typeof imagePair>>; r: BasynRun }> {
+  n++;
+  const p = await imagePair(dir.path, `z${n}`, SIZE, 3, 'all');
+  await writeFile(p.source, Buffer.alloc(SIZE));
+  const r = await runBasyn(['-l', p.source, '-r', p.destination, ...target.args, '-a', 'PUSH', '-m', 'COPY', '--stat'], { env: target.env });
+  return { p, r };
+}
+
+async function recheckAlone(target: Target): Promise<BasynRun> {
+  n++;
+  const p = await imagePair(dir.path, `r${n}`, SIZE, 21 + n, 'none');
+  return runBasyn(['-l', p.source, '-r', p.destination, ...target.args, '--recheck', '--stat', '--buffer=64'], { env: target.env });
 }

@@ -2,9 +2,10 @@
  * Finding the processes of a run from the outside, as an operator would: the ssh
  * client or local agent that basyn started (its children, from /proc), and the agent
  * that a private sshd started (a `node -e` process whose SSH_CONNECTION names that
- * sshd's port, so agents of other sshd instances on the machine are never touched).
+ * sshd's port, so agents of other sshd instances on the machine are never touched);
+ * and holding a run still (SIGSTOP) early on, so a test can act in the middle of it.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BASYN_BIN } from './paths.js';
 
@@ -54,6 +55,42 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The state letter of each thread of the process (R, S, D, T, t, Z...), from /proc. */
+function threadStates(pid: number): string[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const states: string[] = [];
+  for (const task of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+      states.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      // the thread ended
+    }
+  }
+  return states;
+}
+
+/**
+ * Stops the process with SIGSTOP and resolves once every one of its threads is stopped
+ * (the signal is delivered asynchronously: a thread inside a system call finishes it
+ * first), so nothing of it runs until SIGCONT. False when the process was gone.
+ */
+export async function stopProcess(pid: number, timeoutMs = 10_000): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  process.kill(pid, 'SIGSTOP');
+  return waitUntil(() => {
+    if (!isAlive(pid)) return 'gone';
+    const states = threadStates(pid);
+    return states.length > 0 && states.every((s) => s === 'T' || s === 't') && 'stopped';
+  }, timeoutMs, `process ${pid} to stop`).then((how) => how === 'stopped');
+}
+
 /** True when the command line is a bootstrapped basyn agent (`node -e <bootstrap>`). */
 export function isAgentCommand(argv: string[]): boolean {
   return argv.length >= 3 && /(^|\/)node$/.test(argv[0]!) && argv[1] === '-e' && argv[2]!.includes('process.versions.node');
@@ -72,14 +109,19 @@ export function sshAgentPids(sshdPort: number): number[] {
   return out;
 }
 
-/** Polls `probe` until it returns a value other than undefined/false. */
-export async function waitUntil<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+/** Polls `probe` (every `intervalMs`) until it returns a value other than undefined/false. */
+export async function waitUntil<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -149,4 +191,68 @@ export function spawnBasyn(args: readonly string[], options: { env?: NodeJS.Proc
 /** One line summary of a finished run, for assertion messages. */
 export function describeFinished(r: Finished): string {
   return `exit ${r.code}${r.signal !== null ? ` (signal ${r.signal})` : ''}; stdout ${JSON.stringify(r.stdout.slice(-500))}; stderr ${JSON.stringify(r.stderr.slice(-1500))}`;
+}
+
+export interface EarlyStop {
+  /** How far the run got, seen from outside (bytes written to its destination, say). */
+  progress: (run: Spawned) => number;
+  /** Stop it once progress is at least this (default: any). */
+  atLeast?: number;
+  /** The most progress the test can use: a run stopped later is killed and started again. */
+  latest: number;
+  /** Runs in all before the test fails (default 3). */
+  attempts?: number;
+  /** Before each start: fresh devices. */
+  prepare?: () => Promise<void>;
+  /** Told why an attempt was thrown away. */
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/**
+ * Starts basyn and stops it (SIGSTOP) as soon as its progress is seen, polling every
+ * millisecond or so. A run in this process moves about a GiB a second, faster than a
+ * test can act on from outside: stopped, it holds still while the test changes a
+ * device or sends a signal, and both land in the middle of the run whatever the
+ * machine's load. The caller continues it (SIGCONT). A run that got further than
+ * `latest` before it stood still (a busy machine) is killed and started again.
+ */
+export async function spawnStoppedEarly(args: readonly string[], options: EarlyStop): Promise<{ run: Spawned; progress: number }> {
+  const attempts = options.attempts ?? 3;
+  const atLeast = options.atLeast ?? 1;
+  for (let attempt = 1; ; attempt++) {
+    await options.prepare?.();
+    const run = spawnBasyn(args, { env: options.env, timeoutMs: options.timeoutMs });
+    let progress = 0;
+    await waitUntil(() => run.exited || (progress = options.progress(run)) >= atLeast, 30_000, 'the run to be under way', 1);
+    if (!run.exited && (await stopProcess(run.pid))) {
+      // Nothing of it runs now: this is how far it got.
+      progress = options.progress(run);
+      if (progress <= options.latest) return { run, progress };
+      process.kill(run.pid, 'SIGKILL');
+    }
+    const r = await run.done;
+    const why = `attempt ${attempt}: the run got to ${progress} (at most ${options.latest} wanted) before it was stopped; ${describeFinished(r)}`;
+    options.log?.(why);
+    if (attempt >= attempts) throw new Error(`in ${attempts} attempts the run could not be stopped early enough; ${why}`);
+  }
+}
+
+/** Bytes the file system has allocated for a file, at once: how much of a sparse file was written. */
+export function allocatedNow(path: string): number {
+  try {
+    return statSync(path).blocks * 512;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes the process has read so far (rchar of /proc/PID/io: files and pipes). */
+export function bytesReadBy(pid: number): number {
+  try {
+    return Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }

@@ -14,6 +14,7 @@ import { hashByName } from '../hash/hash-algorithms.js';
 import { childPids } from '../test-support/bitmap-files.js';
 import { writeImage } from '../test-support/images.js';
 import { BASYN_BIN } from '../test-support/paths.js';
+import { LOCAL_AGENT } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 import { AgentProcess } from './agent-process.js';
 
@@ -49,7 +50,9 @@ describe('an agent that dies before the client connects', () => {
       await writeImage(src, 8 * 1024 * 1024, 1);
       await writeImage(dst, 8 * 1024 * 1024, 2);
       for (let i = 0; i < 5; i++) {
-        const child = spawn(process.execPath, [BASYN_BIN, '-l', src, '-r', dst, '-a', 'PUSH', '-m', 'SYNC'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        // --remote-node: a run without -h starts an agent only when asked to.
+        const args = ['-l', src, '-r', dst, '-a', 'PUSH', '-m', 'SYNC', ...LOCAL_AGENT.args];
+        const child = spawn(process.execPath, [BASYN_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
         let ended = false;
@@ -57,10 +60,12 @@ describe('an agent that dies before the client connects', () => {
           ended = true;
           resolve(code);
         }));
+        let killed = false;
         while (!ended) {
           const agentPid = childPids(child.pid!)[0];
           if (agentPid !== undefined) {
             process.kill(agentPid, 'SIGKILL');
+            killed = true;
             break;
           }
           await sleep(1);
@@ -69,6 +74,7 @@ describe('an agent that dies before the client connects', () => {
           child.kill('SIGKILL');
           throw error;
         });
+        assert.ok(killed, `attempt ${i}: basyn ended (exit ${code}) before its agent was seen: ${stderr}`);
         assert.ok(code === 2 || code === 0, `exit ${code}: ${stderr}`);
         if (code === 2) assert.match(stderr, /agent on this machine/);
       }

@@ -3,6 +3,8 @@
  * killed, the local agent killed, the agent's stdin or stdout closed early. Each run
  * must exit 2 within seconds with one line saying the connection closed and how far
  * the run got, never a stack trace; a following run then completes and cmp passes.
+ * A run without -h starts a local agent only when asked (--remote-node), so the
+ * local cases pass it to have an agent to kill.
  */
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import {
   childPids, cmdline, describeFinished, isAgentCommand, spawnBasyn, sshAgentPids, waitUntil, type Finished,
 } from '../test-support/process-tree.js';
 import { runBasyn } from '../test-support/run-basyn.js';
+import { LOCAL_AGENT } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 
 stopSshdAfterFile();
@@ -97,7 +100,7 @@ async function runAndCut(t: TestContext, c: Cut): Promise<void> {
   await sparseImage(destination, SIZE);
   // PUSH: local = source; PULL: remote = source.
   const [local, remote] = c.action === 'PUSH' ? [source, destination] : [destination, source];
-  const hostArgs = sshd !== undefined ? ['-h', sshd.host, '-p', String(sshd.port)] : [];
+  const hostArgs = sshd !== undefined ? ['-h', sshd.host, '-p', String(sshd.port)] : LOCAL_AGENT.args;
   const args = (zlevel: number): string[] => ['-l', local, '-r', remote, '-a', c.action, '-m', c.mode, '--zlevel', String(zlevel), ...hostArgs];
   const startedAt = Date.now();
   const run = spawnBasyn(args(9), { env: sshd?.env });
