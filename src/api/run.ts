@@ -1,6 +1,7 @@
 /**
  * The composition root: opens the devices (starting the agent over ssh or as a
- * child process), checks their sizes, runs the action and the recheck, and closes
+ * child process when one is needed; without --host the remote device is opened
+ * here), checks their sizes, runs the action and the recheck, and closes
  * everything whatever happens. The CLI and the library functions are thin layers
  * over `run`.
  */
@@ -70,7 +71,10 @@ export interface RunResult {
   recheck?: RecheckResult;
   /** Destination blocks read to check the bitmap belongs to the destination. */
   bitmapSpotChecks?: number;
-  /** Bytes received from and sent to the agent during the action (or the recheck alone). */
+  /**
+   * Bytes received from and sent to the agent during the action (or the recheck
+   * alone); with no agent (a local run), the data written to the destination.
+   */
   traffic: { rx: number; tx: number };
   /** Seconds the action (or the recheck alone) took. */
   seconds: number;
