@@ -9,24 +9,27 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BASYN_BIN } from './paths.js';
 
-export function childPids(pid: number): number[] {
+/** The text of /proc/PID/task/TID/`file` for each thread still there. */
+function perThread(pid: number, file: string): string[] {
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
-  const out: number[] = [];
+  const out: string[] = [];
   for (const task of tasks) {
     try {
-      for (const word of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/)) {
-        if (word !== '') out.push(Number(word));
-      }
+      out.push(readFileSync(`/proc/${pid}/task/${task}/${file}`, 'utf8'));
     } catch {
-      // the task ended
+      // the thread ended
     }
   }
   return out;
+}
+
+export function childPids(pid: number): number[] {
+  return perThread(pid, 'children').flatMap((text) => text.trim().split(/\s+/).filter((w) => w !== '').map(Number));
 }
 
 export function cmdline(pid: number): string[] {
@@ -57,23 +60,8 @@ export function isAlive(pid: number): boolean {
 
 /** The state letter of each thread of the process (R, S, D, T, t, Z...), from /proc. */
 function threadStates(pid: number): string[] {
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const states: string[] = [];
-  for (const task of tasks) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-      // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
-      states.push(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-    } catch {
-      // the thread ended
-    }
-  }
-  return states;
+  // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+  return perThread(pid, 'stat').map((stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
 }
 
 /**
