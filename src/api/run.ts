@@ -146,11 +146,6 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     await checkSizesUnchanged([local, remote]);
     const trafficAfter = trafficOf(remote);
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
-    if (agent === undefined && action !== undefined) {
-      // Nothing crossed a link: the data moved between the devices stands for the traffic.
-      const moved = result.counters.bytesWritten;
-      result.traffic = action === 'PUSH' ? { rx: 0, tx: moved } : { rx: moved, tx: 0 };
-    }
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
@@ -158,6 +153,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     signal.throwIfAborted();
     const [localStatus, remoteStatus] = await Promise.all([local?.status(), remote?.status()]);
     result.io = { local: localStatus?.io, remote: remoteStatus?.io };
+    if (agent === undefined && action !== undefined) {
+      // Nothing crossed a link: the bytes written to the destination (opened for this
+      // run, so its count is the run's) stand for the traffic. Zero blocks skipped by
+      // --create and a dry run's would-be writes are not written, so they don't count.
+      const written = (action === 'PUSH' ? result.io.remote : result.io.local)?.bytesWritten ?? 0;
+      result.traffic = action === 'PUSH' ? { rx: 0, tx: written } : { rx: written, tx: 0 };
+    }
     return result;
   } catch (error) {
     if (signal.aborted) {

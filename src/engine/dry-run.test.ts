@@ -102,6 +102,8 @@ for (const place of places) {
     assert.deepEqual(j.blocks, { compared: 17, differing: 3 });
     assert.equal(j.bytesSent, total(expected));
     assert.equal(j.remote.bytesWritten, 0);
+    // In-process the wire figures are the bytes written: none in a dry run.
+    if (!place.agent) assert.deepEqual(j.wire, { rx: 0, tx: 0, total: 0 });
     assert.equal(j.error.type, 'SyncError');
     assert.equal(await sha256File(destination), before, 'the destination is unchanged');
 
@@ -124,6 +126,7 @@ for (const place of places) {
     const j = jsonOf(r);
     assert.deepEqual(sorted(j.differences), spans(changes, BLOCK));
     assert.equal(j.local.bytesWritten, 0);
+    if (!place.agent) assert.deepEqual(j.wire, { rx: 0, tx: 0, total: 0 });
     assert.equal(await sha256File(destination), before);
   });
 
