@@ -50,6 +50,13 @@ interface Case {
   ssh?: boolean;
 }
 
+/** The path made to name a new file of `size` bytes, as a deleted-and-recreated image. */
+async function replaceWithNewFile(path: string, size: number): Promise<void> {
+  await writeFile(`${path}.new`, Buffer.alloc(0));
+  await truncate(`${path}.new`, size);
+  await rename(`${path}.new`, path);
+}
+
 const CASES: Case[] = [
   {
     name: 'the destination cut to half its size',
@@ -90,21 +97,13 @@ const CASES: Case[] = [
   },
   {
     name: 'the destination deleted and replaced by another file of the same size',
-    change: async (_, d, size) => {
-      await writeFile(`${d}.new`, Buffer.alloc(0));
-      await truncate(`${d}.new`, size);
-      await rename(`${d}.new`, d);
-    },
+    change: (_, d, size) => replaceWithNewFile(d, size),
     names: 'destination',
     message: () => /disappeared|replaced|no longer/,
   },
   {
     name: 'the destination deleted and replaced (over SSH)',
-    change: async (_, d, size) => {
-      await writeFile(`${d}.new`, Buffer.alloc(0));
-      await truncate(`${d}.new`, size);
-      await rename(`${d}.new`, d);
-    },
+    change: (_, d, size) => replaceWithNewFile(d, size),
     names: 'destination',
     message: () => /disappeared|replaced|no longer/,
     ssh: true,

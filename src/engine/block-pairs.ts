@@ -15,8 +15,13 @@ export interface BlockPairs {
   byBytes: boolean;
 }
 
+/** Whether two devices are compared by their bytes rather than by digests. */
+export function comparesBytes(a: Device, b: Device): boolean {
+  return a.inProcess && b.inProcess;
+}
+
 export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs {
-  if (a.inProcess && b.inProcess) {
+  if (comparesBytes(a, b)) {
     const bytes = (d: Device): AsyncIterable<BlockDigest> =>
       bytesAsDigests(d.blocks(0, ctx.size, ctx.blockSize, ctx.signal, { reuseBuffers: true }));
     return { pairs: zipDigests(bytes(a), bytes(b)), byBytes: true };

@@ -11,7 +11,7 @@ import type { BlockDigest, Device } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
-import { blockPairs } from './block-pairs.js';
+import { blockPairs, comparesBytes } from './block-pairs.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -75,7 +75,7 @@ export async function moveBlock(
     return;
   }
   // Both blocks in this process: their chunks' bytes stand in for the chunk digests.
-  const [sourceChunks, destinationChunks] = source.inProcess && destination.inProcess && s.data !== undefined && d.data !== undefined
+  const [sourceChunks, destinationChunks] = comparesBytes(source, destination) && s.data !== undefined && d.data !== undefined
     ? [chunksOf(s.data, chunkSize), chunksOf(d.data, chunkSize)]
     : await Promise.all([
       s.data !== undefined ? chunkDigestsOf(s.data, chunkSize, ctx.digest) : source.chunkDigests(s.offset, s.length, chunkSize),
