@@ -5,7 +5,8 @@
  */
 export { sync, copy, recheck, type SyncOptions, type TransferOptions, type ConnectionOptions, type BasynResult, type ProgressEvent } from './api/library.js';
 export { run, recheckFailure, dryRunFailure, type RunSettings, type RunHooks, type RunResult } from './api/run.js';
-export { parseOptions, type Options } from './cli/options.js';
+export { parseOptions } from './cli/command-line.js';
+export type { Options } from './options/options.js';
 export * from './errors.js';
 export { HASH_ALGORITHMS, hashByName, type HashAlgorithm } from './hash/hash-algorithms.js';
 export { VERSION } from './version.js';

@@ -1,11 +1,13 @@
 /**
  * The library API: `sync`, `copy` and `recheck` with typed options that mirror the
- * command line. Options are checked by the same rules as the command line (they are
- * turned into its arguments and parsed), so a program and a shell script get the
- * same errors. Failures throw the typed errors of errors.ts.
+ * command line. The options are read through the same schema and rules as the
+ * command line (library-options.ts), checked at run time since JavaScript callers
+ * are not held to the types, and named in messages as the library spells them.
+ * Failures reject with the typed errors of errors.ts.
  */
 import { dryRunFailure, recheckFailure, run, type RunResult } from './run.js';
-import { parseOptions, type Options } from '../cli/options.js';
+import { libraryOptions } from './library-options.js';
+import type { LibraryCall } from '../options/option-schema.js';
 import type { EngineLog, ProgressListener } from '../engine/engine-context.js';
 import { jsonReport, type JsonReport } from '../report/json-report.js';
 import { ProgressPrinter, type ProgressLine } from '../report/progress-printer.js';
@@ -23,7 +25,7 @@ export interface ConnectionOptions {
   port?: number;
   user?: string;
   /** The ssh command (-e), as one string split like a shell would, or as words. */
-  rsh?: string | string[];
+  rsh?: string | readonly string[];
   remoteNode?: string;
   sudo?: boolean;
   /** SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3. */
@@ -62,71 +64,38 @@ export interface SyncOptions extends TransferOptions {
 
 /** SYNC: send only the blocks that differ. */
 export function sync(options: SyncOptions): Promise<JsonReport> {
-  const argv = [...connectionArgs(options), '--action', options.action, '--mode', 'SYNC'];
-  if (options.recheck === true) argv.push('--recheck');
-  if (options.create === true) argv.push('--create');
-  if (options.bitmap !== undefined) argv.push('--bitmap', options.bitmap);
-  if (options.resetBitmap === true) argv.push('--reset-bitmap');
-  if (options.updateBitmap === true) argv.push('--update-bitmap');
-  if (options.bitmapCheck === false) argv.push('--no-bitmap-check');
-  if (options.dryRun === true) argv.push('--dry-run');
-  return execute(argv, options);
+  return execute('sync', options);
 }
 
 /** COPY: send every block. */
 export function copy(options: TransferOptions): Promise<JsonReport> {
-  const argv = [...connectionArgs(options), '--action', options.action, '--mode', 'COPY'];
-  if (options.recheck === true) argv.push('--recheck');
-  if (options.create === true) argv.push('--create');
-  return execute(argv, options);
+  return execute('copy', options);
 }
 
 /** Compares both devices; resolves with `ok` false (not a rejection) when they differ. */
 export function recheck(options: ConnectionOptions & { local: string; remote: string }): Promise<JsonReport> {
-  return execute([...connectionArgs(options), '--recheck'], options, { differenceIsResult: true });
+  return execute('recheck', options);
 }
 
-function connectionArgs(o: ConnectionOptions): string[] {
-  const argv: string[] = [];
-  const add = (name: string, value: string | number | undefined): void => {
-    if (value !== undefined) argv.push(`--${name}`, String(value));
-  };
-  add('local', o.local);
-  add('remote', o.remote);
-  add('host', o.host);
-  add('port', o.port);
-  add('user', o.user);
-  if (o.rsh !== undefined) {
-    const words = typeof o.rsh === 'string' ? o.rsh : o.rsh.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
-    add('rsh', words);
-  }
-  add('remote-node', o.remoteNode);
-  if (o.sudo === true) argv.push('--sudo');
-  add('hash', o.hash);
-  add('buffer', o.bufferKiB);
-  add('chunk', o.chunkKiB);
-  add('zlevel', o.zlevel);
-  return argv;
-}
-
-async function execute(argv: string[], o: ConnectionOptions, mode: { differenceIsResult?: boolean } = {}): Promise<JsonReport> {
-  const options: Options = parseOptions(argv);
+/** Runs one call; whatever is wrong with the options rejects (never throws) with a UsageError. */
+async function execute(call: LibraryCall, raw: unknown): Promise<JsonReport> {
+  const { options, hooks } = libraryOptions(call, raw);
   const differences: { offset: number; length: number }[] = [];
   const log: EngineLog = {
-    verbose: (line) => o.onLog?.(line),
+    verbose: (line) => hooks.onLog?.(line),
     debug: () => undefined,
     debugEnabled: false,
   };
   const result: RunResult = await run(options, {
-    signal: o.signal,
+    signal: hooks.signal,
     log,
-    progress: o.onProgress !== undefined ? progressEvents(o.onProgress) : undefined,
+    progress: hooks.onProgress !== undefined ? progressEvents(hooks.onProgress) : undefined,
     onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
   });
   differences.sort((a, b) => a.offset - b.offset);
   const dryRun = dryRunFailure(options, result);
   const recheckError = recheckFailure(result.recheck);
-  if (recheckError !== undefined && mode.differenceIsResult !== true) throw recheckError;
+  if (recheckError !== undefined && call !== 'recheck') throw recheckError;
   const exitCode = dryRun !== undefined || recheckError !== undefined ? 2 : 0;
   return jsonReport(options, result, { exitCode, differences });
 }

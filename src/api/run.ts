@@ -6,7 +6,7 @@
  * over `run`.
  */
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
-import type { Action, Mode } from '../cli/options.js';
+import type { Action, Mode } from '../options/options.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
 import type { Device, IoCounters } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';

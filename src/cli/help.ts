@@ -1,79 +1,62 @@
-/** The text of --help: every option, its default, the exit codes. */
-import { HASH_ALGORITHMS } from '../hash/hash-algorithms.js';
+/**
+ * The text of --help: every option of the schema with its text, grouped, then the
+ * exit codes and examples.
+ */
+import { OPTION_SCHEMA, type HelpGroup, type OptionEntry } from '../options/option-schema.js';
+
+const GROUP_TITLES: Record<HelpGroup, string> = {
+  devices: 'Devices and host (* mandatory):',
+  action: 'What to do:',
+  tuning: 'Tuning:',
+  bitmap: 'Bitmap (SYNC only; the bitmap file is always on the local machine):',
+  output: 'Output:',
+};
+
+const TEXT_COLUMN = 24;
+const WIDTH = 90;
+
+/** "-l, --local=PATH" or "    --sudo", so long names line up under each other. */
+function names(e: OptionEntry): string {
+  const value = e.help.placeholder !== undefined ? `=${e.help.placeholder}` : '';
+  return `${e.short !== undefined ? `-${e.short}, ` : '    '}--${e.long}${value}`;
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+function optionLines(e: OptionEntry): string {
+  const head = `${e.help.mandatory === true ? ' * ' : '   '}${names(e)}`;
+  const indent = ' '.repeat(TEXT_COLUMN);
+  const [first, ...rest] = wrap(e.help.text, WIDTH - TEXT_COLUMN);
+  const lines = head.length <= TEXT_COLUMN - 2 ? [`${head.padEnd(TEXT_COLUMN)}${first}`] : [head, `${indent}${first}`];
+  return [...lines, ...rest.map((l) => `${indent}${l}`)].join('\n');
+}
+
+function optionSections(): string {
+  return (Object.keys(GROUP_TITLES) as HelpGroup[])
+    .map((group) => [GROUP_TITLES[group], ...OPTION_SCHEMA.filter((e) => e.help.group === group).map(optionLines)].join('\n'))
+    .join('\n\n');
+}
 
 export function helpText(): string {
-  const hashes = HASH_ALGORITHMS.map((h) => h.name).join(', ');
   return `basyn - copy or sync a block device or image file to another, locally or over SSH,
 sending only the blocks that changed.
 
 Usage: basyn -l LOCAL -r REMOTE [-h HOST [-p PORT] [-u USER]] [-a PUSH|PULL -m SYNC|COPY] [options]
 
-Devices and host (* mandatory):
- * -l, --local=PATH     Local device or image file (e.g. /dev/sda1)
- * -r, --remote=PATH    Remote device or image file (e.g. /dev/vg_backups/copy-sda1)
-   -h, --host=HOST      Remote SSH host. Without it the remote device is on this machine,
-                        no SSH is used, and basyn compares both devices byte for byte
-                        itself. (-h is the host; use --help for this text.)
-   -p, --port=PORT      SSH port (default: 22, or what ~/.ssh/config says)
-   -u, --user=USER      SSH user (default: the current user, or ~/.ssh/config)
-   -e, --rsh=COMMAND    The ssh command to use, with its options, split like a shell
-                        would split it but never run by one (e.g. -e "ssh -i key -c
-                        aes128-gcm@openssh.com"); -p, -u and -h still apply
-       --remote-node=PATH
-                        The node program on the remote host (default: node from PATH);
-                        without -h, serve the remote device from a local agent run by it
-       --sudo           Run the agent through "sudo -n", so a user without rights on
-                        the device can use it; fails at once if sudo wants a password
-
-What to do:
-   -a, --action=ACTION  PUSH: local is the source, remote the destination;
-                        PULL: remote is the source, local the destination.
-                        Without an action nothing is transferred: both devices are only
-                        opened (and compared with --recheck).
- * -m, --mode=MODE      Mandatory with --action:
-                        SYNC: compare digests of both devices and send only the blocks
-                              that differ;
-                        COPY: send every block (best for the first run).
-       --recheck        Compare both devices after the action (or alone, without --action);
-                        exit 2 if they differ.
-       --dry-run        With SYNC: compare, write nothing (not the destination, not the
-                        bitmap); print each differing block and the bytes a real run
-                        would send; exit 0 if identical, 2 if not.
-       --create         When the destination is an image file that is missing, create it
-                        with the source size (sparse); when it is smaller, extend it.
-                        Zero blocks are then not written where the file reads zeros.
-
-Tuning:
-       --hash=NAME      Digest for comparison over SSH and for bitmaps: ${hashes}
-                        (default: SHA1; XXH128 is fastest but not cryptographic)
-       --buffer=KIB     Block size in KiB for comparison and transfer (default: 2048)
-       --chunk=KIB      Compare a differing block again in chunks of this many KiB and
-                        send only the differing chunks (off by default; <= --buffer)
-       --zlevel=N       zlib level 0-9 for data on the wire (0: none; default: 9)
-
-Bitmap (SYNC only; the bitmap file is always on the local machine):
-   -b, --bitmap=FILE    Compare source digests with those stored in FILE instead of
-                        reading the destination; created when missing. With a bitmap the
-                        destination (-r for PUSH, -l for PULL) may be omitted: then only
-                        the bitmap is brought up to date.
-       --reset-bitmap   Start the bitmap afresh: every block is sent, the destination is
-                        not read.
-       --update-bitmap  Do a normal SYNC (reading both devices) and record the source
-                        digests in the bitmap.
-       --no-bitmap-check
-                        Skip the spot check that reads 8 destination blocks to make sure
-                        the bitmap belongs to this destination.
-                        With --chunk, the bitmap stores one digest per chunk.
-
-Output:
-       --stat           Print a STAT line with sizes, traffic, time and bandwidth
-       --json           Print one JSON object with the outcome and every figure at the end,
-                        and nothing else on stdout (--progress then prints JSON lines)
-       --verbose        Timestamped lines on stdout about what is being done
-       --progress       Progress with rate and ETA on stderr
-       --debug          Per-block detail, byte counts and the agent's stderr on stderr
-       --help           This text
-       --version        The version
+${optionSections()}
 
 Exit codes:
   0  Done; the data is identical (over the synced size).

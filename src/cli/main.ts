@@ -5,6 +5,7 @@
  */
 import { dryRunFailure, recheckFailure, run, type RunResult } from '../api/run.js';
 import { InterruptedError, UsageError } from '../errors.js';
+import { bitmapOnlyNotice } from '../report/bitmap-only-notice.js';
 import { consoleLog } from '../report/console-log.js';
 import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
@@ -12,7 +13,8 @@ import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
-import { parseOptions, type Options } from './options.js';
+import { parseOptions } from './command-line.js';
+import type { Options } from '../options/options.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: Options;
@@ -50,6 +52,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${line}\n`) : undefined,
       onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
     });
+    const notice = bitmapOnlyNotice(options);
+    if (notice !== undefined) process.stderr.write(`basyn: ${oneLine(notice)}\n`);
     // Chunks are compared concurrently: report them in offset order.
     differences.sort((a, b) => a.offset - b.offset);
     if (options.dryRun && !options.json) {

@@ -4,7 +4,8 @@
  * `schema`; fields are only ever added.
  */
 import { BasynError } from '../errors.js';
-import type { RunResult, RunSettings } from '../api/run.js';
+import type { RunResult } from '../api/run.js';
+import { destinationSide, isBitmapOnly, type Options } from '../options/options.js';
 import { VERSION } from '../version.js';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -26,6 +27,10 @@ export interface JsonReport {
   action: 'PUSH' | 'PULL' | null;
   mode: 'SYNC' | 'COPY' | null;
   dryRun: boolean;
+  /** The device the action wrote (would write, in a dry run); null without an action or in a bitmap-only run. */
+  destination: 'local' | 'remote' | null;
+  /** A bitmap run without its destination: no device was written, the bitmap now describes the source. */
+  bitmapOnly: boolean;
   hash: string;
   bufferSize: number;
   chunkSize: number | null;
@@ -65,8 +70,12 @@ export function jsonError(error: unknown): JsonError {
   return { type: 'Error', message: error instanceof Error ? error.message : String(error), side: null, device: null, operation: null, offset: null };
 }
 
+/** The settings the report shows (what the command line and the library both pass). */
+export type ReportedSettings = Pick<Options, 'action' | 'mode' | 'hash' | 'bufferSize' | 'chunkSize' | 'zlevel' | 'host' | 'local' | 'remote' | 'bitmap'> &
+  Partial<Pick<Options, 'dryRun'>>;
+
 export function jsonReport(
-  settings: RunSettings,
+  settings: ReportedSettings,
   result: RunResult | undefined,
   outcome: { exitCode: number; error?: unknown; differences?: { offset: number; length: number }[] },
 ): JsonReport {
@@ -84,6 +93,8 @@ export function jsonReport(
     action: settings.action ?? null,
     mode: settings.mode ?? null,
     dryRun: settings.dryRun === true,
+    destination: destinationSide(settings) ?? null,
+    bitmapOnly: isBitmapOnly(settings),
     hash: settings.hash.name,
     bufferSize: settings.bufferSize,
     chunkSize: settings.chunkSize ?? null,

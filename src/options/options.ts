@@ -1,0 +1,69 @@
+/**
+ * What a run is asked to do, whichever way it was asked (command line or library):
+ * every option with its value, defaults filled in. option-schema.ts says how each
+ * one is given, option-rules.ts which combinations make sense.
+ */
+import type { HashAlgorithm } from '../hash/hash-algorithms.js';
+
+export type Action = 'PUSH' | 'PULL';
+export type Mode = 'SYNC' | 'COPY';
+
+export interface Options {
+  local?: string;
+  remote?: string;
+  host?: string;
+  /** Only set when given, so ssh's own configuration applies otherwise (its default is 22). */
+  port?: number;
+  user?: string;
+  action?: Action;
+  mode?: Mode;
+  recheck: boolean;
+  stat: boolean;
+  verbose: boolean;
+  progress: boolean;
+  debug: boolean;
+  hash: HashAlgorithm;
+  /** --buffer, in bytes. */
+  bufferSize: number;
+  /** --chunk, in bytes; undefined when not given. */
+  chunkSize?: number;
+  zlevel: number;
+  bitmap?: string;
+  resetBitmap: boolean;
+  updateBitmap: boolean;
+  /** Read a few destination blocks to check the bitmap belongs to it (default on). */
+  bitmapCheck: boolean;
+  /** -e/--rsh: the ssh command, split into words (never through a shell). */
+  rsh?: string[];
+  /** --remote-node: the node program on the remote host. */
+  remoteNode?: string;
+  /** --sudo: run the agent through sudo -n. */
+  sudo: boolean;
+  /** --json: one JSON object on stdout at the end, nothing else there. */
+  json: boolean;
+  /** --dry-run: compare like SYNC, write nothing. */
+  dryRun: boolean;
+  /** --create: create or extend a destination image file to the source size. */
+  create: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export type OptionKey = keyof Options;
+
+type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'>;
+
+/**
+ * A bitmap run without its destination (-r for PUSH, -l for PULL) writes no device:
+ * only the bitmap, which then describes the source. Users must be told, since a
+ * later run with the destination trusts that bitmap.
+ */
+export function isBitmapOnly(o: RunShape): boolean {
+  return o.bitmap !== undefined && o.action !== undefined && (o.action === 'PUSH' ? o.remote : o.local) === undefined;
+}
+
+/** The side an action writes, or undefined when no device is written (no action, bitmap only). */
+export function destinationSide(o: RunShape): 'local' | 'remote' | undefined {
+  if (o.action === undefined || isBitmapOnly(o)) return undefined;
+  return o.action === 'PUSH' ? 'remote' : 'local';
+}

@@ -1,0 +1,21 @@
+/**
+ * The step both callers end with: the values they read (each already checked by its
+ * kind), defaults for the rest, then the rules between options.
+ */
+import { checkOptionRules } from './option-rules.js';
+import { OPTION_SCHEMA } from './option-schema.js';
+import type { Spelling } from './option-spelling.js';
+import type { OptionKey, Options } from './options.js';
+
+export function resolveOptions(given: ReadonlyMap<OptionKey, unknown>, spelling: Spelling): Options {
+  const values: Partial<Record<OptionKey, unknown>> = {};
+  for (const entry of OPTION_SCHEMA) {
+    const value = given.has(entry.key) ? given.get(entry.key) : entry.default;
+    if (value !== undefined) values[entry.key] = value;
+  }
+  // Every key of Options has its entry, and each kind makes its field's type.
+  const options = values as unknown as Options;
+  // --help and --version answer whatever else the command line says.
+  if (!options.help && !options.version) checkOptionRules(options, spelling);
+  return options;
+}
