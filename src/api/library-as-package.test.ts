@@ -200,9 +200,10 @@ for (const place of places) {
     const { source, destination } = await pair();
     const out = await runProgram('usage', { source, destination, ...where }, place.env);
     for (const [name, pattern] of [
-      ['rsh without host', /-e\/--rsh needs -h\/--host/],
-      ['chunk larger than buffer', /--chunk \(128 KiB\) can't be larger than --buffer \(64 KiB\)/],
-      ['bad action', /unknown action "SIDEWAYS"/],
+      // In the library's words, not the command line's.
+      ['rsh without host', /^rsh needs host$/],
+      ['chunk larger than buffer', /^chunkKiB can't be larger than bufferKiB \(128 > 64\)$/],
+      ['bad action', /^action must be 'PUSH' or 'PULL', got the string "SIDEWAYS"$/],
     ] as const) {
       const e = out[name];
       assert.notEqual(e, 'resolved', `${name} resolved`);

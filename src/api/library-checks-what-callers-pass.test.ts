@@ -1,0 +1,103 @@
+/**
+ * JavaScript callers are not held to the library's types: every option is checked
+ * at run time, and anything wrong rejects with a UsageError that names the option as
+ * the library spells it, before any device is opened. Checked through the exported
+ * functions, with real files: the destination keeps its bytes, and no file appears
+ * (`remote: null` once created a file named "null").
+ */
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { copy, recheck, sync, UsageError } from '../index.js';
+import { cmp, sha256File, writeImage } from '../test-support/images.js';
+import { makeTempDir } from '../test-support/temp-dir.js';
+
+const SIZE = 256 * 1024 + 11;
+
+let dir: { path: string; remove(): Promise<void> };
+let local: string;
+let remote: string;
+const startedIn = process.cwd();
+
+before(async () => {
+  dir = await makeTempDir('basyn-library-checks-');
+  local = join(dir.path, 'source.img');
+  remote = join(dir.path, 'destination.img');
+  await writeImage(local, SIZE, 1);
+  await writeImage(remote, SIZE, 2);
+  // Relative paths (like the "null" that `remote: null` became) land here, where the test looks.
+  process.chdir(dir.path);
+});
+after(async () => {
+  process.chdir(startedIn);
+  await dir.remove();
+});
+
+type Call = () => Promise<unknown>;
+const anyOptions = (o: unknown): any => o;
+
+/** Each case: what the caller did wrong, the call, and the exact message. */
+const CASES: [string, Call, string][] = [
+  ['no options at all', () => sync(anyOptions(undefined)), 'sync() needs an options object, got undefined'],
+  ['null', () => sync(anyOptions(null)), 'sync() needs an options object, got null'],
+  ['a number', () => copy(anyOptions(42)), 'copy() needs an options object, got 42'],
+  ['no action', () => sync(anyOptions({ local, remote })), "action is required: 'PUSH' or 'PULL'"],
+  ['an unknown action', () => copy(anyOptions({ local, remote, action: 'SIDEWAYS' })), `action must be 'PUSH' or 'PULL', got the string "SIDEWAYS"`],
+  ['a string for a flag', () => sync(anyOptions({ local, remote, action: 'PUSH', dryRun: 'true' })), 'dryRun must be true or false, got the string "true"'],
+  ['null for a path', () => sync(anyOptions({ local, remote: null, action: 'PUSH' })), 'remote must be a non-empty string, got null'],
+  ['an empty path', () => sync(anyOptions({ local: '', remote, action: 'PUSH' })), 'local must be a non-empty string, got the string ""'],
+  ['a path with NUL', () => sync(anyOptions({ local, remote: `${remote}\0x`, action: 'PUSH' })), 'remote contains a NUL character'],
+  ['a buffer of 0 KiB', () => sync(anyOptions({ local, remote, action: 'PUSH', bufferKiB: 0 })), 'bufferKiB must be a whole number between 1 and 1048576, got 0'],
+  ['a buffer as a string', () => sync(anyOptions({ local, remote, action: 'PUSH', bufferKiB: '64' })), 'bufferKiB must be a whole number between 1 and 1048576, got the string "64"'],
+  ['a fractional chunk', () => sync(anyOptions({ local, remote, action: 'PUSH', chunkKiB: 1.5 })), 'chunkKiB must be a whole number between 1 and 1048576, got 1.5'],
+  ['zlevel NaN', () => copy(anyOptions({ local, remote, action: 'PUSH', zlevel: NaN })), 'zlevel must be a whole number between 0 and 9, got NaN'],
+  ['a port as a string', () => sync(anyOptions({ local, remote, host: 'h', port: '22', action: 'PUSH' })), 'port must be a whole number between 1 and 65535, got the string "22"'],
+  ['an unknown hash', () => sync(anyOptions({ local, remote, action: 'PUSH', hash: 'SHA3' })), `hash must be one of SHA1, SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3, got the string "SHA3"`],
+  ['a host beginning with -', () => sync(anyOptions({ local, remote, action: 'PUSH', host: '-oProxyCommand=x' })), 'host "-oProxyCommand=x" begins with "-"; refusing it so it cannot become an ssh option'],
+  ['rsh as an empty array', () => sync(anyOptions({ local, remote, action: 'PUSH', host: 'h', rsh: [] })), 'rsh must be a non-empty string or an array of non-empty strings, got an array'],
+  ['a misspelt option', () => sync(anyOptions({ local, remote, action: 'PUSH', dryrun: true })), 'unknown option "dryrun" of sync() (did you mean dryRun?)'],
+  ['the command line\'s name', () => sync(anyOptions({ local, remote, action: 'PUSH', buffer: 64 })), 'unknown option "buffer" of sync() (did you mean bufferKiB?)'],
+  ['an unknown option', () => sync(anyOptions({ local, remote, action: 'PUSH', frobnicate: 1 })), 'unknown option "frobnicate" of sync()'],
+  ['an option of sync given to copy', () => copy(anyOptions({ local, remote, action: 'PUSH', dryRun: true })), 'dryRun is an option of sync(), not of copy()'],
+  ['an action given to recheck', () => recheck(anyOptions({ local, remote, action: 'PUSH' })), 'action is an option of sync() and copy(), not of recheck()'],
+  ['a mode', () => copy(anyOptions({ local, remote, action: 'PUSH', mode: 'SYNC' })), 'mode is not an option of copy(): sync() and copy() are the two modes'],
+  ['onProgress not a function', () => sync(anyOptions({ local, remote, action: 'PUSH', onProgress: 'yes' })), 'onProgress must be a function, got the string "yes"'],
+  ['onLog not a function', () => sync(anyOptions({ local, remote, action: 'PUSH', onLog: {} })), 'onLog must be a function, got an object'],
+  ['signal not an AbortSignal', () => sync(anyOptions({ local, remote, action: 'PUSH', signal: { aborted: false } })), 'signal must be an AbortSignal, got an object'],
+  // The rules between options speak the library's names too.
+  ['rsh without host', () => sync({ local, remote, action: 'PUSH', rsh: 'ssh -C' }), 'rsh needs host'],
+  ['port without host', () => sync({ local, remote, action: 'PUSH', port: 2222 }), 'port needs host'],
+  ['chunk larger than buffer', () => copy({ local, remote, action: 'PULL', bufferKiB: 64, chunkKiB: 128 }), "chunkKiB can't be larger than bufferKiB (128 > 64)"],
+  ['bitmapCheck without bitmap', () => sync({ local, remote, action: 'PUSH', bitmapCheck: false }), 'bitmapCheck: false needs bitmap'],
+  ['dryRun with create', () => sync({ local, remote, action: 'PUSH', dryRun: true, create: true }), "dryRun can't be combined with create"],
+  ['recheck without remote', () => recheck(anyOptions({ local })), 'remote is required'],
+  ['a host without a remote device', () => sync({ local, action: 'PUSH', bitmap: join(dir.path, 'bm'), host: 'h' }),
+    'host is for the remote device, but remote is not given: this run would only update the bitmap'],
+];
+
+for (const [name, call, message] of CASES) {
+  test(`${name}: a UsageError naming the option as the library spells it, nothing touched`, async () => {
+    const before = await sha256File(remote);
+    const files = (await readdir(dir.path)).sort();
+    let outcome: unknown = 'resolved';
+    // A TypeError thrown before the promise exists counts as a failure too.
+    try {
+      outcome = await call().then(() => 'resolved');
+    } catch (error) {
+      outcome = error;
+    }
+    assert.ok(outcome instanceof UsageError, `expected a UsageError, got ${outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : String(outcome)}`);
+    assert.equal(outcome.message, message);
+    assert.equal(outcome.exitCode, 1);
+    assert.doesNotMatch(outcome.message, /-[a-z]\/--|--[a-z]/, 'no command-line names in a library message');
+    assert.equal(await sha256File(remote), before, 'the destination changed');
+    assert.deepEqual((await readdir(dir.path)).sort(), files, 'a file appeared or vanished');
+  });
+}
+
+test('options set to undefined count as not given, and a valid call still syncs', async () => {
+  const result = await sync({ local, remote, action: 'PUSH', bufferKiB: 64, port: undefined, host: undefined, bitmap: undefined });
+  assert.equal(result.ok, true);
+  assert.ok(await cmp(local, remote));
+});
