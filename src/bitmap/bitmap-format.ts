@@ -18,6 +18,7 @@
  * destination durably holds that block.
  */
 import { BitmapError } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 import { hashById, type HashAlgorithm } from '../hash/hash-algorithms.js';
 
 export const BITMAP_FORMAT_VERSION = 1;
@@ -58,7 +59,7 @@ function hashName(id: number): string {
 export function validateBitmap(path: string, head: Buffer, fileSize: number, expect: BitmapHeader & { hash: HashAlgorithm }): void {
   const fix = `use --reset-bitmap or delete the file`;
   const fail = (what: string): never => {
-    throw new BitmapError(`bitmap ${path}: ${what}; ${fix}`, { device: path, operation: 'bitmap check' });
+    throw new BitmapError(`bitmap ${quoteName(path)}: ${what}; ${fix}`, { device: path, operation: 'bitmap check' });
   };
   if (head.length < BITMAP_HEADER_SIZE || fileSize < BITMAP_HEADER_SIZE) {
     fail(`file is ${fileSize} bytes, shorter than the ${BITMAP_HEADER_SIZE}-byte header`);

@@ -3,6 +3,7 @@
  * 0 identical, 1 command line error (nothing changed), 2 runtime error.
  */
 import { BasynError } from '../errors.js';
+import { quoteText } from '../report/quote.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -20,12 +21,11 @@ export function errorLine(error: unknown): string {
 }
 
 /**
- * Keeps a message on one line: control characters from a path or a value the user
- * gave (a newline in a file name) are shown escaped, as \n, \t or \xNN.
+ * Keeps a message on one line and unambiguous. Names inside basyn's own messages are
+ * already quoted (report/quote.ts); a message that still holds a control character
+ * (a value echoed from the command line, a foreign error's text) is shown whole in
+ * the same quoted form rather than with its characters raw.
  */
 export function oneLine(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => {
-    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  });
+  return quoteText(text);
 }
