@@ -19,7 +19,7 @@
  */
 import { BitmapError } from '../errors.js';
 import { quoteName } from '../report/quote.js';
-import { hashById, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { hashById, knownHashIds, type HashAlgorithm } from '../hash/hash-algorithms.js';
 
 export const BITMAP_FORMAT_VERSION = 1;
 export const BITMAP_MAGIC = 239840023593485091n;
@@ -48,10 +48,6 @@ export function expectedFileSize(deviceSize: number, blockSize: number, digestLe
   return BITMAP_HEADER_SIZE + entryCount(deviceSize, blockSize) * digestLength;
 }
 
-function hashName(id: number): string {
-  return hashById(id)?.name ?? `unknown hash id ${id}`;
-}
-
 /**
  * Checks a bitmap's header and length against this run. Throws a BitmapError naming
  * the field, the expected and the found value, and the way out.
@@ -73,7 +69,12 @@ export function validateBitmap(path: string, head: Buffer, fileSize: number, exp
     fail(`block size is ${blockSize} bytes, expected ${expect.blockSize} (--buffer, or --chunk when given)`);
   }
   const hashId = head.readUInt8(24);
-  if (hashId !== expect.hashId) fail(`hash is ${hashName(hashId)} (id ${hashId}), expected ${expect.hash.name} (id ${expect.hashId})`);
+  if (hashId !== expect.hashId) {
+    const found = hashById(hashId);
+    fail(found !== undefined
+      ? `hash is ${found.name} (id ${hashId}), expected ${expect.hash.name} (id ${expect.hashId})`
+      : `hash id is ${hashId}, which this basyn does not know (it knows ${knownHashIds()}), expected ${expect.hash.name} (id ${expect.hashId})`);
+  }
   const wanted = expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength);
   if (fileSize !== wanted) fail(`file is ${fileSize} bytes, expected ${wanted} (header + ${entryCount(expect.deviceSize, expect.blockSize)} digests): it is damaged`);
 }
