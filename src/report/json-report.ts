@@ -3,6 +3,7 @@
  * The schema is documented in README.md ("JSON output") and versioned by
  * `schema`; fields are only ever added.
  */
+import { errorTypeOf } from '../cli/exit-codes.js';
 import { BasynError } from '../errors.js';
 import type { RunResult, RunSettings } from '../api/run.js';
 import { VERSION } from '../version.js';
@@ -54,7 +55,7 @@ export function jsonError(error: unknown): JsonError {
   if (error instanceof BasynError) {
     const c = error.context;
     return {
-      type: error.name,
+      type: errorTypeOf(error),
       message: error.message,
       side: c.side ?? null,
       device: c.device ?? null,
@@ -62,7 +63,7 @@ export function jsonError(error: unknown): JsonError {
       offset: c.offset ?? null,
     };
   }
-  return { type: 'Error', message: error instanceof Error ? error.message : String(error), side: null, device: null, operation: null, offset: null };
+  return { type: errorTypeOf(error), message: error instanceof Error ? error.message : String(error), side: null, device: null, operation: null, offset: null };
 }
 
 export function jsonReport(
