@@ -3,6 +3,7 @@
  * types; `exitCodeOf` in cli/exit-codes.ts is the one place that maps them to the
  * documented exit codes (1: usage, nothing touched; 2: runtime, data may have changed).
  */
+import { quoteName } from './report/quote.js';
 
 /** Where an error happened, so messages can name the side, device, operation and offset. */
 export interface ErrorContext {
@@ -64,7 +65,7 @@ export class InterruptedError extends BasynError {
 /** Renders the context as a suffix: " (remote device /dev/sdb, write at offset 1048576)". */
 export function describeContext(context: ErrorContext): string {
   const parts: string[] = [];
-  if (context.device !== undefined) parts.push(`${context.side ?? ''} device ${context.device}`.trim());
+  if (context.device !== undefined) parts.push(`${context.side ?? ''} device ${quoteName(context.device)}`.trim());
   if (context.operation !== undefined) {
     parts.push(context.offset !== undefined ? `${context.operation} at offset ${context.offset}` : context.operation);
   } else if (context.offset !== undefined) {

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import type { Device } from '../device/device.js';
 import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
-import { hashById, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
+import { hashById, knownHashIds, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import {
@@ -186,7 +186,7 @@ export class AgentServer {
 
   private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number, createSize: number): Promise<void> {
     const hash = hashById(hashId);
-    if (hash === undefined) throw new ProtocolError(`unknown hash id ${hashId}`);
+    if (hash === undefined) throw new ProtocolError(`OPEN asks for hash id ${hashId}, which this agent does not know (it knows ${knownHashIds()})`);
     if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
     if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
     if (createSize > 0 && !writable) throw new ProtocolError('OPEN asks to create a device it does not open for writing');

@@ -20,6 +20,7 @@ import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
 import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
+import { quoteName } from '../report/quote.js';
 import { AgentProcess } from '../transport/agent-process.js';
 
 export interface RunSettings {
@@ -184,7 +185,7 @@ async function openLocal(
   log: EngineLog,
 ): Promise<LocalDevice> {
   const device = await LocalDevice.open(path, { side, writable, hash: settings.hash, digest, createSize });
-  log.verbose(`${side} device ${path}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}${side === 'remote' ? ', opened by this process' : ''}`);
+  log.verbose(`${side} device ${quoteName(path)}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}${side === 'remote' ? ', opened by this process' : ''}`);
   return device;
 }
 
@@ -204,7 +205,7 @@ function trafficOf(device: Device | undefined): { rx: number; tx: number } {
 
 function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
   const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
-  log.verbose(ssh !== undefined ? `connecting to ${settings.host} over ssh` : 'starting the agent on this machine');
+  log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
     // The small agent when node:crypto has the hash: less to send and to parse.
@@ -213,7 +214,7 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
 }
 
 async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
-  const where = settings.host !== undefined ? ` on host ${settings.host}` : '';
+  const where = settings.host !== undefined ? ` on host ${quoteName(settings.host)}` : '';
   const device = await RemoteDevice.connect(agent, {
     path: settings.remote!,
     writable,
@@ -221,9 +222,9 @@ async function openRemote(agent: AgentProcess, settings: RunSettings, writable: 
     zlevel: settings.zlevel,
     blockSize: settings.bufferSize,
     createSize,
-    label: `remote device ${settings.remote}${where}`,
+    label: `remote device ${quoteName(settings.remote!)}${where}`,
   });
-  log.verbose(`remote device ${settings.remote}${where}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}; agent ${device.software}`);
+  log.verbose(`remote device ${quoteName(settings.remote!)}${where}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}; agent ${device.software}`);
   return device;
 }
 
@@ -242,7 +243,7 @@ async function syncWithBitmap(
     { reset: settings.resetBitmap === true, readOnly: ctx.dryRun },
   );
   try {
-    log.verbose(`bitmap ${bitmap.path}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
+    log.verbose(`bitmap ${quoteName(bitmap.path)}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
     if (destination !== undefined && !bitmap.fresh && settings.updateBitmap !== true && settings.bitmapCheck !== false) {
       result.bitmapSpotChecks = await spotCheckBitmap(bitmap, destination, ctx.size);
       log.verbose(`bitmap spot check: ${result.bitmapSpotChecks} destination blocks match their entries`);

@@ -6,6 +6,7 @@
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BitmapError, systemErrorText } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BITMAP_HEADER_SIZE, encodeHeader, entryCount, expectedFileSize, validateBitmap } from './bitmap-format.js';
 import { lockBitmap, type BitmapLock } from './bitmap-lock.js';
@@ -46,12 +47,12 @@ export class BitmapFile {
     const lock = await lockBitmap(path);
     try {
       const fail = (what: string, error: unknown): never => {
-        throw new BitmapError(`bitmap ${path}: ${what}: ${systemErrorText(error)}`, { device: path, operation: what });
+        throw new BitmapError(`bitmap ${quoteName(path)}: ${what}: ${systemErrorText(error)}`, { device: path, operation: what });
       };
       let exists = true;
       try {
         const info = await stat(path);
-        if (!info.isFile()) throw new BitmapError(`bitmap ${path} is not a regular file`, { device: path, operation: 'open' });
+        if (!info.isFile()) throw new BitmapError(`bitmap ${quoteName(path)} is not a regular file`, { device: path, operation: 'open' });
       } catch (error) {
         if (error instanceof BitmapError) throw error;
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('cannot open', error);
@@ -91,14 +92,14 @@ export class BitmapFile {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         return new BitmapFile(path, undefined, undefined, expect.blockSize, expect.deviceSize, expect.hash, true);
       }
-      throw new BitmapError(`bitmap ${path}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
+      throw new BitmapError(`bitmap ${quoteName(path)}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
     }
     await validateOpened(handle, path, expect);
     return new BitmapFile(path, handle, undefined, expect.blockSize, expect.deviceSize, expect.hash, false);
   }
 
   private fail(operation: string, error: unknown): BitmapError {
-    return new BitmapError(`bitmap ${this.path}: ${operation} failed: ${systemErrorText(error)}`, { device: this.path, operation });
+    return new BitmapError(`bitmap ${quoteName(this.path)}: ${operation} failed: ${systemErrorText(error)}`, { device: this.path, operation });
   }
 
   /** Reads `count` entries from entry `first` (one buffer, entries back to back). */
@@ -112,7 +113,7 @@ export class BitmapFile {
       const { bytesRead } = await handle
         .read(buffer, done, buffer.length - done, BITMAP_HEADER_SIZE + first * this.digestLength + done)
         .catch((e: unknown) => Promise.reject(this.fail('read', e)));
-      if (bytesRead === 0) throw new BitmapError(`bitmap ${this.path} is shorter than its header says`, { device: this.path });
+      if (bytesRead === 0) throw new BitmapError(`bitmap ${quoteName(this.path)} is shorter than its header says`, { device: this.path });
       done += bytesRead;
     }
     return buffer;
@@ -121,7 +122,7 @@ export class BitmapFile {
   /** Writes consecutive entries starting at entry `first`. */
   async write(first: number, digests: Buffer): Promise<void> {
     if (first < 0 || first * this.digestLength + digests.length > this.entries * this.digestLength) {
-      throw new BitmapError(`bitmap ${this.path}: entry ${first} is out of range`, { device: this.path });
+      throw new BitmapError(`bitmap ${quoteName(this.path)}: entry ${first} is out of range`, { device: this.path });
     }
     const handle = this.writableHandle();
     let done = 0;
@@ -135,7 +136,7 @@ export class BitmapFile {
 
   private writableHandle(): FileHandle {
     if (this.handle === undefined || this.lock === undefined) {
-      throw new BitmapError(`bitmap ${this.path} was opened read-only`, { device: this.path });
+      throw new BitmapError(`bitmap ${quoteName(this.path)} was opened read-only`, { device: this.path });
     }
     return this.handle;
   }

@@ -18,7 +18,8 @@
  * destination durably holds that block.
  */
 import { BitmapError } from '../errors.js';
-import { hashById, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { quoteName } from '../report/quote.js';
+import { hashById, knownHashIds, type HashAlgorithm } from '../hash/hash-algorithms.js';
 
 export const BITMAP_FORMAT_VERSION = 1;
 export const BITMAP_MAGIC = 239840023593485091n;
@@ -47,10 +48,6 @@ export function expectedFileSize(deviceSize: number, blockSize: number, digestLe
   return BITMAP_HEADER_SIZE + entryCount(deviceSize, blockSize) * digestLength;
 }
 
-function hashName(id: number): string {
-  return hashById(id)?.name ?? `unknown hash id ${id}`;
-}
-
 /**
  * Checks a bitmap's header and length against this run. Throws a BitmapError naming
  * the field, the expected and the found value, and the way out.
@@ -58,7 +55,7 @@ function hashName(id: number): string {
 export function validateBitmap(path: string, head: Buffer, fileSize: number, expect: BitmapHeader & { hash: HashAlgorithm }): void {
   const fix = `use --reset-bitmap or delete the file`;
   const fail = (what: string): never => {
-    throw new BitmapError(`bitmap ${path}: ${what}; ${fix}`, { device: path, operation: 'bitmap check' });
+    throw new BitmapError(`bitmap ${quoteName(path)}: ${what}; ${fix}`, { device: path, operation: 'bitmap check' });
   };
   if (head.length < BITMAP_HEADER_SIZE || fileSize < BITMAP_HEADER_SIZE) {
     fail(`file is ${fileSize} bytes, shorter than the ${BITMAP_HEADER_SIZE}-byte header`);
@@ -72,7 +69,12 @@ export function validateBitmap(path: string, head: Buffer, fileSize: number, exp
     fail(`block size is ${blockSize} bytes, expected ${expect.blockSize} (--buffer, or --chunk when given)`);
   }
   const hashId = head.readUInt8(24);
-  if (hashId !== expect.hashId) fail(`hash is ${hashName(hashId)} (id ${hashId}), expected ${expect.hash.name} (id ${expect.hashId})`);
+  if (hashId !== expect.hashId) {
+    const found = hashById(hashId);
+    fail(found !== undefined
+      ? `hash is ${found.name} (id ${hashId}), expected ${expect.hash.name} (id ${expect.hashId})`
+      : `hash id is ${hashId}, which this basyn does not know (it knows ${knownHashIds()}), expected ${expect.hash.name} (id ${expect.hashId})`);
+  }
   const wanted = expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength);
   if (fileSize !== wanted) fail(`file is ${fileSize} bytes, expected ${wanted} (header + ${entryCount(expect.deviceSize, expect.blockSize)} digests): it is damaged`);
 }

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { lockName } from '../device/device-lock.js';
 import { BitmapError, systemErrorText } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 
 export interface BitmapLock {
   readonly path: string;
@@ -51,8 +52,8 @@ export async function lockBitmap(bitmapPath: string): Promise<BitmapLock> {
 function inUse(bitmapPath: string, path: string, holder: string): BitmapError {
   const [pidText, host] = holder.split(' ');
   return new BitmapError(
-    `bitmap ${bitmapPath} is in use by another basyn run (${holder === '' ? 'unknown process' : `pid ${Number(pidText)} on ${host}`}); ` +
-      `if no such run exists, delete ${path}`,
+    `bitmap ${quoteName(bitmapPath)} is in use by another basyn run (${holder === '' ? 'unknown process' : `pid ${Number(pidText)} on ${host}`}); ` +
+      `if no such run exists, delete ${quoteName(path)}`,
     { device: bitmapPath, operation: 'lock' },
   );
 }
@@ -75,7 +76,7 @@ async function lockFile(bitmapPath: string, path: string): Promise<BitmapLock> {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new BitmapError(`cannot lock bitmap ${bitmapPath}: ${systemErrorText(error)}`, { device: bitmapPath, operation: 'lock' });
+        throw new BitmapError(`cannot lock bitmap ${quoteName(bitmapPath)}: ${systemErrorText(error)}`, { device: bitmapPath, operation: 'lock' });
       }
     }
     const holder = (await readFile(path, 'utf8').catch(() => '')).trim();
@@ -85,5 +86,5 @@ async function lockFile(bitmapPath: string, path: string): Promise<BitmapLock> {
     if (!stale) throw inUse(bitmapPath, path, holder);
     await unlink(path).catch(() => undefined);
   }
-  throw new BitmapError(`cannot lock bitmap ${bitmapPath}: the lock file keeps reappearing`, { device: bitmapPath, operation: 'lock' });
+  throw new BitmapError(`cannot lock bitmap ${quoteName(bitmapPath)}: the lock file keeps reappearing`, { device: bitmapPath, operation: 'lock' });
 }

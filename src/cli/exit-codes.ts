@@ -2,7 +2,8 @@
  * The one place where errors become exit codes, as the original tool documents them:
  * 0 identical, 1 command line error (nothing changed), 2 runtime error.
  */
-import { BasynError } from '../errors.js';
+import { BasynError, BitmapError, DeviceError, InterruptedError, ProtocolError, SyncError, TransportError, UsageError } from '../errors.js';
+import { quoteText } from '../report/quote.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -10,6 +11,23 @@ export const EXIT_RUNTIME = 2;
 
 export function exitCodeOf(error: unknown): number {
   return error instanceof BasynError ? error.exitCode : EXIT_RUNTIME;
+}
+
+/**
+ * The `error.type` values of --json, as README "JSON output" lists them: each
+ * documented class (a subclass reports as the documented class it derives from),
+ * and InternalError for anything basyn did not expect (a bug's TypeError, a system
+ * error no module turned into a typed one), which exits 2 like any runtime error.
+ */
+const DOCUMENTED_TYPES = [
+  ['UsageError', UsageError], ['DeviceError', DeviceError], ['ProtocolError', ProtocolError], ['TransportError', TransportError],
+  ['BitmapError', BitmapError], ['SyncError', SyncError], ['InterruptedError', InterruptedError],
+] as const;
+export type ErrorType = (typeof DOCUMENTED_TYPES)[number][0] | 'InternalError';
+export const ERROR_TYPES: readonly ErrorType[] = [...DOCUMENTED_TYPES.map(([name]) => name), 'InternalError'];
+
+export function errorTypeOf(error: unknown): ErrorType {
+  return DOCUMENTED_TYPES.find(([, type]) => error instanceof type)?.[0] ?? 'InternalError';
 }
 
 /** The one line a user sees for an error. */
@@ -20,12 +38,11 @@ export function errorLine(error: unknown): string {
 }
 
 /**
- * Keeps a message on one line: control characters from a path or a value the user
- * gave (a newline in a file name) are shown escaped, as \n, \t or \xNN.
+ * Keeps a message on one line and unambiguous. Names inside basyn's own messages are
+ * already quoted (report/quote.ts); a message that still holds a control character
+ * (a value echoed from the command line, a foreign error's text) is shown whole in
+ * the same quoted form rather than with its characters raw.
  */
 export function oneLine(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => {
-    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  });
+  return quoteText(text);
 }

@@ -9,6 +9,7 @@ import { bitmapOnlyNotice } from '../report/bitmap-only-notice.js';
 import { consoleLog } from '../report/console-log.js';
 import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
+import { quoteText } from '../report/quote.js';
 import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
@@ -49,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       signal: controller.signal,
       log,
       progress: options.progress ? new ProgressPrinter(process.stderr, undefined, options.json) : undefined,
-      onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${line}\n`) : undefined,
+      onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${quoteText(line)}\n`) : undefined,
       onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
     });
     const notice = bitmapOnlyNotice(options);

@@ -5,6 +5,7 @@
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 import { DigestPool } from '../hash/digest-pool.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
@@ -69,7 +70,7 @@ export class LocalDevice implements Device {
 
   static async open(path: string, options: LocalDeviceOptions): Promise<LocalDevice> {
     const side = options.side ?? 'local';
-    const label = options.label ?? `${side} device ${path}`;
+    const label = options.label ?? `${side} device ${quoteName(path)}`;
     const context: ErrorContext = { side, device: path, operation: 'open' };
     const fail = (why: string, cause?: unknown): never => {
       throw new DeviceError(`cannot open ${label}: ${why}`, context, { cause });

@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
+import { quoteName, quoteText } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
@@ -89,7 +90,7 @@ export class RemoteDevice implements Device {
     private readonly link: AgentLink,
     private readonly options: RemoteDeviceOptions,
   ) {
-    this.label = options.label ?? `remote device ${options.path}`;
+    this.label = options.label ?? `remote device ${quoteName(options.path)}`;
     this.channel = new Channel(link.input, link.output, {
       message: (m) => this.receive(m),
       closed: (error) => void this.lost(error),
@@ -224,9 +225,9 @@ export class RemoteDevice implements Device {
       operation: m.operation || undefined,
       offset: m.offset === NO_OFFSET ? undefined : m.offset,
     };
-    if (m.code === ErrorCode.Protocol) return new ProtocolError(`the agent on ${this.link.where} refused the session: ${m.message}`, context);
+    if (m.code === ErrorCode.Protocol) return new ProtocolError(`the agent on ${this.link.where} refused the session: ${quoteText(m.message)}`, context);
     const where = this.link.where.startsWith('host ') ? ` on ${this.link.where}` : '';
-    return new DeviceError(`${m.message}${where}`, context);
+    return new DeviceError(`${quoteText(m.message)}${where}`, context);
   }
 
   private unexpected(m: Message, wanted: string): ProtocolError {

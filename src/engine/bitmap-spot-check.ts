@@ -4,6 +4,7 @@
  * a destination changed behind its back) is caught for the price of a few reads.
  */
 import { BitmapError } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 import type { BitmapFile } from '../bitmap/bitmap-file.js';
 import { isUnknown } from '../bitmap/bitmap-format.js';
 import type { Device } from '../device/device.js';
@@ -35,7 +36,7 @@ export async function spotCheckBitmap(bitmap: BitmapFile, destination: Device, s
     const offset = index * unit;
     if (!digests[k]![0]!.equals(entry)) {
       throw new BitmapError(
-        `bitmap ${bitmap.path} does not match ${destination.label}: the block at offset ${offset} differs from its recorded digest ` +
+        `bitmap ${quoteName(bitmap.path)} does not match ${destination.label}: the block at offset ${offset} differs from its recorded digest ` +
           `(another device, or changed since the last run); use --update-bitmap to compare and resend differences, ` +
           `or --reset-bitmap to send everything`,
         { device: bitmap.path, operation: 'bitmap spot check', offset },

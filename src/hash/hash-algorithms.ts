@@ -41,6 +41,13 @@ export function hashById(id: number): HashAlgorithm | undefined {
   return HASH_ALGORITHMS.find((h) => h.id === id);
 }
 
+/** The ids this build knows, for a message about one it does not: "0 (SHA1) to 9 (BLAKE3)". */
+export function knownHashIds(): string {
+  const first = HASH_ALGORITHMS[0]!;
+  const last = HASH_ALGORITHMS.at(-1)!;
+  return `${first.id} (${first.name}) to ${last.id} (${last.name})`;
+}
+
 /** Computes one digest of one buffer, synchronously (the caller decides which thread). */
 export type DigestFunction = (data: Uint8Array) => Buffer;
 

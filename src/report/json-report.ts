@@ -3,6 +3,7 @@
  * The schema is documented in README.md ("JSON output") and versioned by
  * `schema`; fields are only ever added.
  */
+import { errorTypeOf } from '../cli/exit-codes.js';
 import { BasynError } from '../errors.js';
 import type { RunResult } from '../api/run.js';
 import { destinationSide, isBitmapOnly, type Options } from '../options/options.js';
@@ -59,7 +60,7 @@ export function jsonError(error: unknown): JsonError {
   if (error instanceof BasynError) {
     const c = error.context;
     return {
-      type: error.name,
+      type: errorTypeOf(error),
       message: error.message,
       side: c.side ?? null,
       device: c.device ?? null,
@@ -67,7 +68,7 @@ export function jsonError(error: unknown): JsonError {
       offset: c.offset ?? null,
     };
   }
-  return { type: 'Error', message: error instanceof Error ? error.message : String(error), side: null, device: null, operation: null, offset: null };
+  return { type: errorTypeOf(error), message: error instanceof Error ? error.message : String(error), side: null, device: null, operation: null, offset: null };
 }
 
 /** The settings the report shows (what the command line and the library both pass). */

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
+import { quoteName, quoteText } from '../report/quote.js';
 import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
 import { quoteShellWord } from './shell-words.js';
 
@@ -94,8 +95,8 @@ export class AgentProcess implements AgentLink {
     const code = (error as NodeJS.ErrnoException).code;
     const { path, option } = this.program;
     const named = option !== undefined ? ` (${option})` : '';
-    if (code === 'ENOENT') return `${path} was not found on this machine${named}`;
-    if (code === 'EACCES') return `${path} cannot be run on this machine: permission denied${named}`;
+    if (code === 'ENOENT') return `${quoteName(path)} was not found on this machine${named}`;
+    if (code === 'EACCES') return `${quoteName(path)} cannot be run on this machine: permission denied${named}`;
     return undefined;
   }
 
@@ -125,7 +126,7 @@ export class AgentProcess implements AgentLink {
       const remote = [...(sudo ? ['sudo', '-n', '--'] : []), quoteShellWord(node), '-e', `'${BOOTSTRAP}'`].join(' ');
       args.push('--', host, `exec ${remote}`);
       child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-      where = `host ${host}`;
+      where = `host ${quoteName(host)}`;
       started = { path: program!, option: rsh !== undefined && rsh.length > 0 ? '-e/--rsh' : 'install the OpenSSH client, or name one with -e/--rsh' };
     } else {
       const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), node, '-e', BOOTSTRAP];
@@ -179,7 +180,9 @@ export class AgentProcess implements AgentLink {
   /** One line saying why the agent is gone, from its exit status and last stderr lines. */
   explainExit(): string {
     const exit = this.exit;
-    const last = this.stderrTail.filter((l) => !/^Warning: Permanently added/.test(l)).at(-1);
+    const lastLine = this.stderrTail.filter((l) => !/^Warning: Permanently added/.test(l)).at(-1);
+    // What the remote side printed is foreign text: shown escaped, never raw.
+    const last = lastLine !== undefined ? quoteText(lastLine) : undefined;
     if (this.spawnFailure !== undefined) return this.spawnFailure;
     if (exit === undefined) return `the agent on ${this.where} stopped answering`;
     if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return last.replace(/^basyn: /, '');
@@ -187,13 +190,13 @@ export class AgentProcess implements AgentLink {
     if (this.sudo && last !== undefined && /^sudo: /.test(last)) {
       const asks = /password|terminal/.test(last);
       return asks
-        ? `sudo on ${this.where} wants a password and --sudo never asks for one (${last}); allow the agent with a NOPASSWD sudo rule for ${this.node}`
+        ? `sudo on ${this.where} wants a password and --sudo never asks for one (${last}); allow the agent with a NOPASSWD sudo rule for ${quoteName(this.node)}`
         : `sudo on ${this.where} refused: ${last}`;
     }
     if (exit.code === 127) {
       return this.node === 'node'
         ? `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH, or --remote-node=PATH)`
-        : `${this.node} was not found on ${this.where} (--remote-node)`;
+        : `${quoteName(this.node)} was not found on ${this.where} (--remote-node)`;
     }
     // Over ssh the child is the ssh client: a signal killed ssh itself, not the agent.
     if (this.isSsh && exit.signal !== null) return `ssh to ${this.where} was killed by ${exit.signal}`;
