@@ -31,9 +31,33 @@ function protocolOutput(): Writable {
 // in the user's terminal must not cut writes short here.
 process.on('SIGINT', () => undefined);
 
+/**
+ * Once the client is gone, the agent gets a short while to let go of its device and
+ * then exits whatever it is still doing (writes queued on a slow disk, hashing), so it
+ * neither outlives its client nor holds the device's writer lock against the next run.
+ */
+const GONE_EXIT_MS = 2000;
+/** How often the agent checks that the process that started it is still there. */
+const PARENT_CHECK_MS = 500;
+
 const debug = process.env.BASYN_AGENT_DEBUG === '1';
+// A debug line to a stderr whose reader has gone must not crash the agent mid-write.
+process.stderr.on('error', () => undefined);
+let exitTimer: NodeJS.Timeout | undefined;
 const server = new AgentServer(process.stdin, protocolOutput(), {
   software: `basyn-agent ${VERSION} node ${process.version}`,
   log: debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  clientGone: () => {
+    exitTimer ??= setTimeout(() => process.exit(1), GONE_EXIT_MS);
+    exitTimer.unref();
+  },
 });
 void server.done.then((code) => process.exit(code));
+
+// The parent is basyn itself (a local agent), or the sshd session, which ends when the
+// connection does. Its end is noticed here even while the agent reads no input (a full
+// write backlog pauses it) and so cannot see the input end.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) server.abandon(`the process that started the agent (pid ${parent}) is gone`);
+}, PARENT_CHECK_MS).unref();

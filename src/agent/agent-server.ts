@@ -30,6 +30,11 @@ export interface AgentOptions {
   openDevice?: (path: string, options: LocalDeviceOptions) => Promise<Device>;
   /** Called with a line for the agent's stderr (debug detail). */
   log?: (line: string) => void;
+  /**
+   * Called once the client is known to be gone: its input ended without BYE or failed,
+   * or the output broke. Nothing the agent still does can reach anyone.
+   */
+  clientGone?: (why: string) => void;
 }
 
 interface Stream {
@@ -54,6 +59,9 @@ export class AgentServer {
   /** Settles once every WRITE payload received so far has decoded (rejects if one did not). */
   private decodedSoFar: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** The client is gone: what is left to do is only to let go of the device. */
+  private abandoned = false;
+  private byeSeen = false;
   private resolveDone!: (code: number) => void;
   /** Resolves with the process exit code once the session is over. */
   readonly done: Promise<number>;
@@ -68,11 +76,11 @@ export class AgentServer {
       message: (m) => this.dispatch(m),
       closed: (error) => {
         if (error === undefined) {
+          if (!this.byeSeen) this.abandon('the client closed the session without BYE', 0);
           void this.stop(0);
         } else if (error instanceof InputLostError) {
           // Nobody is left to read an ERROR: just stop.
-          this.options.log?.(`agent: ${error.message}`);
-          void this.stop(1);
+          this.abandon(error.message, 1);
         } else {
           // A malformed frame: say why before stopping (the output still works).
           void this.fail(0, error);
@@ -82,10 +90,7 @@ export class AgentServer {
     // Nobody can hear the agent any more once its output breaks (the client, ssh or a
     // pipe in between went away): end the session, or streams would wait for credits
     // that can never come and the agent would outlive its client.
-    output.on('error', (error: Error) => {
-      this.options.log?.(`agent: output failed: ${error.message}`);
-      void this.stop(1);
-    });
+    output.on('error', (error: Error) => this.abandon(`output failed: ${error.message}`, 1));
     this.channel.send({
       type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
       minVersion: MIN_PROTOCOL_VERSION, software: options.software,
@@ -125,6 +130,7 @@ export class AgentServer {
       return;
     }
     if (m.type === MessageType.Bye) {
+      this.byeSeen = true;
       void this.stop(0);
       return;
     }
@@ -349,6 +355,20 @@ export class AgentServer {
     await this.stop(1);
   }
 
+  /**
+   * The client is gone (killed, its connection cut, its parent process dead): stop at
+   * once. Writes not yet started are dropped (stop() skips them) and nothing is
+   * flushed, since no one is left to be told it is durable; the writes the system
+   * already has reach the device all the same, in order, before any later run's.
+   */
+  abandon(why: string, code = 1): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.options.log?.(`agent: ${why}; stopping`);
+    this.options.clientGone?.(why);
+    void this.stop(code);
+  }
+
   /** Finishes writes in flight, closes the device and ends the output. */
   private async stop(code: number): Promise<void> {
     if (this.stopping) return;
@@ -358,7 +378,7 @@ export class AgentServer {
     await this.opening;
     await Promise.allSettled(this.pendingWrites);
     if (this.device !== undefined) {
-      await this.device.flush().catch(() => undefined);
+      if (!this.abandoned) await this.device.flush().catch(() => undefined);
       await this.device.close();
     }
     await this.channel.endOutput();

@@ -10,37 +10,42 @@ import { consoleLog } from '../report/console-log.js';
 import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
 import { quoteText } from '../report/quote.js';
+import { SafeOutput, describeOutputFailure } from '../report/safe-output.js';
 import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
 import { parseOptions } from './command-line.js';
 import type { Options } from '../options/options.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Every byte the command prints goes through these two, so an output that cannot be
+  // written is never an uncaught exception; `delivered` turns it into the exit code.
+  const stdout = new SafeOutput(process.stdout, 'standard output');
+  const stderr = new SafeOutput(process.stderr, 'standard error');
   let options: Options;
   try {
     options = parseOptions(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`basyn: ${oneLine(error.message)} (see basyn --help)\n`);
-      return error.exitCode;
+      stderr.write(`basyn: ${oneLine(error.message)} (see basyn --help)\n`);
+      return delivered(error.exitCode, stdout, stderr);
     }
     throw error;
   }
   if (options.help) {
-    process.stdout.write(helpText());
-    return EXIT_OK;
+    stdout.write(helpText());
+    return delivered(EXIT_OK, stdout, stderr);
   }
   if (options.version) {
-    process.stdout.write(`basyn ${VERSION}\n`);
-    return EXIT_OK;
+    stdout.write(`basyn ${VERSION}\n`);
+    return delivered(EXIT_OK, stdout, stderr);
   }
 
   const controller = new AbortController();
-  const runOver = handleSignals(controller);
+  const runOver = handleSignals(controller, stderr);
   // With --json, stdout carries the JSON document alone: verbose lines go to stderr.
-  const log = consoleLog(options, options.json ? process.stderr : process.stdout);
+  const log = consoleLog(options, options.json ? stderr : stdout, stderr);
   const differences: { offset: number; length: number }[] = [];
   let result: RunResult | undefined;
   let exitCode = EXIT_OK;
@@ -49,19 +54,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     result = await run(options, {
       signal: controller.signal,
       log,
-      progress: options.progress ? new ProgressPrinter(process.stderr, undefined, options.json) : undefined,
-      onAgentStderr: options.debug ? (line) => process.stderr.write(`remote: ${quoteText(line)}\n`) : undefined,
+      progress: options.progress ? new ProgressPrinter(stderr, undefined, options.json) : undefined,
+      onAgentStderr: options.debug ? (line) => stderr.write(`remote: ${quoteText(line)}\n`) : undefined,
       onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
     });
     const notice = bitmapOnlyNotice(options);
-    if (notice !== undefined) process.stderr.write(`basyn: ${oneLine(notice)}\n`);
+    if (notice !== undefined) stderr.write(`basyn: ${oneLine(notice)}\n`);
     // Chunks are compared concurrently: report them in offset order.
     differences.sort((a, b) => a.offset - b.offset);
     if (options.dryRun && !options.json) {
-      for (const d of differences) process.stdout.write(`differs: offset ${d.offset} length ${d.length}\n`);
+      for (const d of differences) stdout.write(`differs: offset ${d.offset} length ${d.length}\n`);
     }
     if (options.stat && !options.json) {
-      process.stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
+      stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
     }
     if (options.debug) {
       const io = result.io;
@@ -76,16 +81,39 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     failure = error;
     exitCode = exitCodeOf(error);
-    process.stderr.write(`basyn: ${errorLine(error)}\n`);
-    if (options.debug && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+    stderr.write(`basyn: ${errorLine(error)}\n`);
+    if (options.debug && error instanceof Error && error.stack !== undefined) stderr.write(`${error.stack}\n`);
   } finally {
     runOver(exitCode);
   }
   if (options.json) {
     const report = jsonReport(options, result, { exitCode, error: failure, differences });
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   }
-  return exitCode;
+  const code = await delivered(exitCode, stdout, stderr, true);
+  runOver(code);
+  return code;
+}
+
+/**
+ * The exit code once the output is known to be written or lost. Standard output
+ * carries what the user asked to see (the JSON document, the --stat line, a dry run's
+ * list, --verbose lines, --help): when it is lost, a run that would exit 0 exits 2,
+ * and says so on stderr. Standard error carries diagnostics (progress, --debug, the
+ * error line), which the exit code already sums up: losing it changes nothing. A
+ * usage error stays 1 whatever happened to its message.
+ */
+async function delivered(code: number, stdout: SafeOutput, stderr: SafeOutput, ran = false): Promise<number> {
+  await stdout.settled();
+  const lost = stdout.failure;
+  if (lost === undefined || code === EXIT_USAGE) {
+    await stderr.settled();
+    return code;
+  }
+  const outcome = ran && code === EXIT_OK ? '; the run itself succeeded' : '';
+  stderr.write(`basyn: cannot write to ${stdout.name}: ${describeOutputFailure(lost)}; the output is incomplete${outcome}\n`);
+  await stderr.settled();
+  return EXIT_RUNTIME;
 }
 
 /**
@@ -96,18 +124,19 @@ export async function main(argv: readonly string[]): Promise<number> {
  * gives the signal back its default action, and one arriving then would kill the
  * process by the signal instead of exiting 2.
  */
-function handleSignals(controller: AbortController): (code: number) => void {
+function handleSignals(controller: AbortController, stderr: SafeOutput): (code: number) => void {
   let count = 0;
   let finalCode: number | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
     if (finalCode !== undefined) process.exit(finalCode);
     count++;
     if (count === 1) {
-      process.stderr.write(`\nbasyn: ${name} received, stopping (send it again to quit at once)\n`);
+      stderr.write(`\nbasyn: ${name} received, stopping (send it again to quit at once)\n`);
       controller.abort(new InterruptedError(`interrupted by ${name}`));
     } else {
-      process.stderr.write(`basyn: ${name} received again, quitting at once; the destination may be partly written\n`);
-      process.exit(2);
+      stderr.write(`basyn: ${name} received again, quitting at once; the destination may be partly written\n`);
+      // The agent and ssh are killed on the way out (transport/agent-process.ts).
+      process.exit(EXIT_RUNTIME);
     }
   };
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => onSignal(name));
@@ -126,8 +155,12 @@ export function cliMain(): void {
       process.exit(code);
     },
     (error: unknown) => {
-      process.stderr.write(`basyn: ${errorLine(error)}\n`);
-      process.exitCode = 2;
+      try {
+        process.stderr.write(`basyn: ${errorLine(error)}\n`);
+      } catch {
+        // nowhere left to say it; the exit code does
+      }
+      process.exit(EXIT_RUNTIME);
     },
   );
 }

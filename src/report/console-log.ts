@@ -11,7 +11,12 @@ export function timestamp(d = new Date()): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function consoleLog(options: { verbose: boolean; debug: boolean }, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): EngineLog {
+/** Where a line goes: the command passes outputs that never throw (report/safe-output.ts). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export function consoleLog(options: { verbose: boolean; debug: boolean }, out: TextSink = process.stdout, err: TextSink = process.stderr): EngineLog {
   return {
     verbose: options.verbose ? (message) => out.write(`${timestamp()}: ${quoteText(message)}\n`) : () => undefined,
     debug: options.debug ? (message) => err.write(`debug: ${quoteText(message)}\n`) : () => undefined,

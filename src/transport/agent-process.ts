@@ -40,6 +40,49 @@ export interface AgentExit {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * The agents (or ssh clients) of this process still running. Whatever way this process
+ * ends, they end with it: a process.exit() (a second Ctrl-C), an uncaught exception,
+ * or simply the end of the run, where a settled agent is not waited for. ssh and the
+ * local agent run in their own process group (so a Ctrl-C in the terminal reaches
+ * basyn alone), so nothing else would stop them; an ssh left running keeps its remote
+ * agent alive, and that agent holds the device's writer lock, so the next run is
+ * refused as busy. Only synchronous work is possible on the way out: kill() is.
+ */
+const running = new Set<ChildProcess>();
+
+function killRunningAgents(): void {
+  for (const child of running) {
+    try {
+      // Through sudo, SIGKILL would kill sudo alone; sudo passes SIGTERM on to the agent.
+      child.kill(sudoChildren.has(child) ? 'SIGTERM' : 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
+const sudoChildren = new WeakSet<ChildProcess>();
+let exitHooked = false;
+
+function killWithThisProcess(child: ChildProcess, viaLocalSudo: boolean): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', killRunningAgents);
+    // An uncaught exception ends the process without an 'exit' event.
+    process.on('uncaughtExceptionMonitor', () => {
+      // With a handler of its own the process may live on, and so may its agents.
+      if (process.listenerCount('uncaughtException') === 0) killRunningAgents();
+    });
+  }
+  if (viaLocalSudo) sudoChildren.add(child);
+  running.add(child);
+  const forget = (): void => void running.delete(child);
+  child.once('exit', forget);
+  child.once('error', forget);
+}
+
 export class AgentProcess implements AgentLink {
   readonly stdin: Writable;
   readonly stdout: Readable;
@@ -138,6 +181,7 @@ export class AgentProcess implements AgentLink {
       where = 'this machine';
       started = { path: program!, option: sudo ? '--sudo' : options.remoteNode !== undefined ? '--remote-node' : undefined };
     }
+    killWithThisProcess(child, sudo && options.ssh === undefined);
     const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started);
     agent.stdin.write(framedAgentScript(options.variant ?? 'full'));
     return agent;
@@ -166,7 +210,10 @@ export class AgentProcess implements AgentLink {
     return this.stop();
   }
 
-  /** Lets this process exit without waiting for the agent, which exits after BYE. */
+  /**
+   * Lets this process exit without waiting for the agent, which exits after BYE (and
+   * is killed if still there when this process exits: everything it wrote is flushed).
+   */
   private detach(): void {
     this.stdin.end();
     this.child.unref();
