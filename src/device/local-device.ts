@@ -19,6 +19,10 @@ const READ_UNIT = 4 * 1024 * 1024;
 const READ_AHEAD = 3;
 /** Bytes of queued writes before write() waits. */
 const WRITE_WINDOW = 32 * 1024 * 1024;
+/** A zero block for a regular file is first read back in pieces of this size... */
+const ZERO_PROBE_PIECE = 256 * 1024;
+/** ...after a first one of this size, which is all a range holding data costs. */
+const ZERO_PROBE_FIRST = 4096;
 /** How long opening for writing waits for another writer of the device to finish. */
 const WRITER_WAIT_MS = 10_000;
 
@@ -44,7 +48,7 @@ export class LocalDevice implements Device {
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
   private bytesRead = 0;
   private bytesWritten = 0;
-  /** Bytes of zero blocks not written because the file already reads zeros there. */
+  /** Bytes of zero blocks not written because the file already read zeros there. */
   private bytesSkipped = 0;
   /** From this offset on the file was just created or extended: it reads zeros. */
   private freshFrom = Number.MAX_SAFE_INTEGER;
@@ -284,12 +288,17 @@ export class LocalDevice implements Device {
   async write(offset: number, data: Buffer): Promise<void> {
     if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
     this.checkRange('write', offset, data.length);
-    if (offset >= this.freshFrom && isAllZero(data)) {
+    const zero = !this.isBlockDevice && isAllZero(data);
+    if (zero && offset >= this.freshFrom) {
       this.bytesSkipped += data.length;
       return;
     }
     await this.writes.add(data.length, async () => {
       await this.checkNotShrunk();
+      if (zero && (await this.readsZeros(offset, data.length))) {
+        this.bytesSkipped += data.length;
+        return;
+      }
       let done = 0;
       while (done < data.length) {
         try {
@@ -301,6 +310,31 @@ export class LocalDevice implements Device {
       }
       this.bytesWritten += data.length;
     });
+  }
+
+  /**
+   * Whether the file already reads zeros over [offset, offset + length). Writing zeros
+   * there would only allocate a sparse file's holes (reading a hole costs no disk I/O);
+   * skipping the write keeps what the file holds, so the block is durably there once
+   * flush() has synced the file. The first 4 KiB decide for a range that holds data,
+   * so a zero block over data costs one small read besides its write.
+   */
+  private async readsZeros(offset: number, length: number): Promise<boolean> {
+    const piece = Buffer.allocUnsafe(Math.min(length, ZERO_PROBE_PIECE));
+    let done = 0;
+    while (done < length) {
+      const want = done === 0 ? Math.min(length, ZERO_PROBE_FIRST) : Math.min(length - done, piece.length);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.handle.read(piece, 0, want, offset + done));
+      } catch (error) {
+        throw this.error('read', offset + done, `read failed: ${systemErrorText(error)}`, error);
+      }
+      this.bytesRead += n;
+      if (n === 0 || !isAllZero(piece.subarray(0, n))) return false;
+      done += n;
+    }
+    return true;
   }
 
   /**
