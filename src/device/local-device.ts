@@ -2,6 +2,7 @@
  * A file or block device on this machine. The engine uses it directly for the
  * local side, and the agent serves one to the other end of the protocol.
  */
+import { constants } from 'node:fs';
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
@@ -102,10 +103,24 @@ export class LocalDevice implements Device {
     }
     if (info.isDirectory()) fail('it is a directory');
     if (!info.isFile() && !info.isBlockDevice()) fail('it is neither a regular file nor a block device');
+    const busy = (): DeviceError => new DeviceError(
+      `${label} is being written by another basyn run (or by the agent of a run that just died, still finishing its writes); try again later`,
+      { ...context, operation: 'lock' },
+    );
+    // A block device is written only when nothing else holds it: O_EXCL (without O_CREAT)
+    // fails with EBUSY while it is mounted or claimed (another O_EXCL opener, device-mapper,
+    // md). Another basyn writer is waited for first (the lock), so that it is not taken
+    // for another program. Reading is left alone: a mounted device is a fair source.
+    const exclusive = options.writable && info.isBlockDevice();
+    const earlyLock = exclusive ? await lockDevice(info, WRITER_WAIT_MS, busy) : undefined;
     let handle: FileHandle;
     try {
-      handle = await open(path, options.writable ? 'r+' : 'r');
+      handle = await open(path, exclusive ? constants.O_RDWR | constants.O_EXCL : options.writable ? 'r+' : 'r');
     } catch (error) {
+      await earlyLock?.release();
+      if (exclusive && (error as NodeJS.ErrnoException).code === 'EBUSY') {
+        throw new DeviceError(`${label} is mounted or in use by another program (EBUSY); basyn refuses to write to it`, context, { cause: error });
+      }
       return fail(systemErrorText(error), error);
     }
     try {
@@ -120,15 +135,12 @@ export class LocalDevice implements Device {
       }
       const device = new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
       device.freshFrom = freshFrom;
-      if (options.writable) {
-        device.lock = await lockDevice(opened, WRITER_WAIT_MS, () => new DeviceError(
-          `${label} is being written by another basyn run (or by the agent of a run that just died, still finishing its writes); try again later`,
-          { ...context, operation: 'lock' },
-        ));
-      }
+      if (exclusive && opened.rdev !== info.rdev) fail('the path named another device while it was being opened; run again');
+      if (options.writable) device.lock = earlyLock ?? (await lockDevice(opened, WRITER_WAIT_MS, busy));
       return device;
     } catch (error) {
       await handle.close().catch(() => undefined);
+      await earlyLock?.release();
       throw error;
     }
   }
