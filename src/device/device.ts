@@ -44,7 +44,7 @@ export interface Block {
 export interface IoCounters {
   bytesRead: number;
   bytesWritten: number;
-  /** Zero blocks not written because the destination already read zeros there (--create). */
+  /** Bytes of zero blocks not written because a regular-file destination already read zeros there. */
   bytesSkipped?: number;
 }
 

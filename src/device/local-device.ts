@@ -2,6 +2,7 @@
  * A file or block device on this machine. The engine uses it directly for the
  * local side, and the agent serves one to the other end of the protocol.
  */
+import { constants } from 'node:fs';
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
@@ -20,6 +21,10 @@ const READ_UNIT = 4 * 1024 * 1024;
 const READ_AHEAD = 3;
 /** Bytes of queued writes before write() waits. */
 const WRITE_WINDOW = 32 * 1024 * 1024;
+/** A zero block for a regular file is first read back in pieces of this size... */
+const ZERO_PROBE_PIECE = 256 * 1024;
+/** ...after a first one of this size, which is all a range holding data costs. */
+const ZERO_PROBE_FIRST = 4096;
 /** How long opening for writing waits for another writer of the device to finish. */
 const WRITER_WAIT_MS = 10_000;
 
@@ -45,7 +50,7 @@ export class LocalDevice implements Device {
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
   private bytesRead = 0;
   private bytesWritten = 0;
-  /** Bytes of zero blocks not written because the file already reads zeros there. */
+  /** Bytes of zero blocks not written because the file already read zeros there. */
   private bytesSkipped = 0;
   /** From this offset on the file was just created or extended: it reads zeros. */
   private freshFrom = Number.MAX_SAFE_INTEGER;
@@ -99,10 +104,24 @@ export class LocalDevice implements Device {
     }
     if (info.isDirectory()) fail('it is a directory');
     if (!info.isFile() && !info.isBlockDevice()) fail('it is neither a regular file nor a block device');
+    const busy = (): DeviceError => new DeviceError(
+      `${label} is being written by another basyn run (or by the agent of a run that just died, still finishing its writes); try again later`,
+      { ...context, operation: 'lock' },
+    );
+    // A block device is written only when nothing else holds it: O_EXCL (without O_CREAT)
+    // fails with EBUSY while it is mounted or claimed (another O_EXCL opener, device-mapper,
+    // md). Another basyn writer is waited for first (the lock), so that it is not taken
+    // for another program. Reading is left alone: a mounted device is a fair source.
+    const exclusive = options.writable && info.isBlockDevice();
+    const earlyLock = exclusive ? await lockDevice(info, WRITER_WAIT_MS, busy) : undefined;
     let handle: FileHandle;
     try {
-      handle = await open(path, options.writable ? 'r+' : 'r');
+      handle = await open(path, exclusive ? constants.O_RDWR | constants.O_EXCL : options.writable ? 'r+' : 'r');
     } catch (error) {
+      await earlyLock?.release();
+      if (exclusive && (error as NodeJS.ErrnoException).code === 'EBUSY') {
+        throw new DeviceError(`${label} is mounted or in use by another program (EBUSY); basyn refuses to write to it`, context, { cause: error });
+      }
       return fail(systemErrorText(error), error);
     }
     try {
@@ -117,15 +136,12 @@ export class LocalDevice implements Device {
       }
       const device = new LocalDevice(path, handle, size, opened.isBlockDevice(), options.writable, options.digest, options.hash, side, label);
       device.freshFrom = freshFrom;
-      if (options.writable) {
-        device.lock = await lockDevice(opened, WRITER_WAIT_MS, () => new DeviceError(
-          `${label} is being written by another basyn run (or by the agent of a run that just died, still finishing its writes); try again later`,
-          { ...context, operation: 'lock' },
-        ));
-      }
+      if (exclusive && opened.rdev !== info.rdev) fail('the path named another device while it was being opened; run again');
+      if (options.writable) device.lock = earlyLock ?? (await lockDevice(opened, WRITER_WAIT_MS, busy));
       return device;
     } catch (error) {
       await handle.close().catch(() => undefined);
+      await earlyLock?.release();
       throw error;
     }
   }
@@ -285,12 +301,17 @@ export class LocalDevice implements Device {
   async write(offset: number, data: Buffer): Promise<void> {
     if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
     this.checkRange('write', offset, data.length);
-    if (offset >= this.freshFrom && isAllZero(data)) {
+    const zero = !this.isBlockDevice && isAllZero(data);
+    if (zero && offset >= this.freshFrom) {
       this.bytesSkipped += data.length;
       return;
     }
     await this.writes.add(data.length, async () => {
       await this.checkNotShrunk();
+      if (zero && (await this.readsZeros(offset, data.length))) {
+        this.bytesSkipped += data.length;
+        return;
+      }
       let done = 0;
       while (done < data.length) {
         try {
@@ -302,6 +323,31 @@ export class LocalDevice implements Device {
       }
       this.bytesWritten += data.length;
     });
+  }
+
+  /**
+   * Whether the file already reads zeros over [offset, offset + length). Writing zeros
+   * there would only allocate a sparse file's holes (reading a hole costs no disk I/O);
+   * skipping the write keeps what the file holds, so the block is durably there once
+   * flush() has synced the file. The first 4 KiB decide for a range that holds data,
+   * so a zero block over data costs one small read besides its write.
+   */
+  private async readsZeros(offset: number, length: number): Promise<boolean> {
+    const piece = Buffer.allocUnsafe(Math.min(length, ZERO_PROBE_PIECE));
+    let done = 0;
+    while (done < length) {
+      const want = done === 0 ? Math.min(length, ZERO_PROBE_FIRST) : Math.min(length - done, piece.length);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.handle.read(piece, 0, want, offset + done));
+      } catch (error) {
+        throw this.error('read', offset + done, `read failed: ${systemErrorText(error)}`, error);
+      }
+      this.bytesRead += n;
+      if (n === 0 || !isAllZero(piece.subarray(0, n))) return false;
+      done += n;
+    }
+    return true;
   }
 
   /**
