@@ -2,6 +2,7 @@
  * A file or block device on this machine. The engine uses it directly for the
  * local side, and the agent serves one to the other end of the protocol.
  */
+import { constants } from 'node:fs';
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
@@ -9,6 +10,7 @@ import { DigestPool } from '../hash/digest-pool.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { kindOf, OPEN_NONBLOCK } from '../util/file-identity.js';
 import { lockDevice, type DeviceLock } from './device-lock.js';
 import { blockDeviceSize } from './device-size.js';
 import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, Side } from './device.js';
@@ -100,12 +102,16 @@ export class LocalDevice implements Device {
     if (!info.isFile() && !info.isBlockDevice()) fail('it is neither a regular file nor a block device');
     let handle: FileHandle;
     try {
-      handle = await open(path, options.writable ? 'r+' : 'r');
+      // Non-blocking, and the kind checked again on the descriptor: a path swapped for a
+      // FIFO after the stat must not hang the open. Regular files and block devices
+      // ignore O_NONBLOCK for their reads and writes.
+      handle = await open(path, (options.writable ? constants.O_RDWR : constants.O_RDONLY) | OPEN_NONBLOCK);
     } catch (error) {
       return fail(systemErrorText(error), error);
     }
     try {
       const opened = await handle.stat();
+      if (!opened.isFile() && !opened.isBlockDevice()) fail(`it is ${kindOf(opened)}, neither a regular file nor a block device`);
       let size = opened.size;
       if (opened.isBlockDevice()) {
         try {
