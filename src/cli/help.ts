@@ -57,7 +57,8 @@ Bitmap (SYNC only; the bitmap file is always on the local machine):
                         destination (-r for PUSH, -l for PULL) may be omitted: then only
                         the bitmap is brought up to date.
        --reset-bitmap   Start the bitmap afresh: every block is sent, the destination is
-                        not read.
+                        not read. Only a bitmap (or an empty file) is rewritten; any
+                        other file is refused and left as it is.
        --update-bitmap  Do a normal SYNC (reading both devices) and record the source
                         digests in the bitmap.
        --no-bitmap-check
