@@ -8,6 +8,7 @@
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
 import type { Action, Mode } from '../options/options.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
+import { refuseBitmapThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
 import type { Device, IoCounters } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';
 import { RemoteDevice } from '../device/remote-device.js';
@@ -88,6 +89,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const action = settings.action;
   const opened: { local?: LocalDevice; remote?: Device } = {};
+  if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
   try {
@@ -187,6 +189,14 @@ async function openLocal(
   const device = await LocalDevice.open(path, { side, writable, hash: settings.hash, digest, createSize });
   log.verbose(`${side} device ${quoteName(path)}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}${side === 'remote' ? ', opened by this process' : ''}`);
   return device;
+}
+
+/** The devices this process can stat: the local one, and the remote one without --host. */
+function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
+  const devices: DeviceOnThisMachine[] = [];
+  if (settings.local !== undefined) devices.push({ side: 'local', path: settings.local });
+  if (settings.remote !== undefined && settings.host === undefined) devices.push({ side: 'remote', path: settings.remote });
+  return devices;
 }
 
 /**

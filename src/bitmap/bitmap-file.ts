@@ -3,12 +3,14 @@
  * position; nothing is held in memory beyond the pages the caller asks for, so a
  * bitmap of a multi-terabyte device costs no more RAM than a small one.
  */
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BitmapError, systemErrorText } from '../errors.js';
 import { quoteName } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
-import { BITMAP_HEADER_SIZE, encodeHeader, entryCount, expectedFileSize, validateBitmap } from './bitmap-format.js';
+import { identityOf, kindOf, OPEN_NONBLOCK } from '../util/file-identity.js';
+import { BITMAP_HEADER_SIZE, checkMagic, encodeHeader, entryCount, expectedFileSize, validateBitmap } from './bitmap-format.js';
 import { lockBitmap, type BitmapLock } from './bitmap-lock.js';
 
 export interface BitmapExpectation {
@@ -39,44 +41,36 @@ export class BitmapFile {
 
   /**
    * Locks, then opens and validates the bitmap, creating it (every entry unknown)
-   * when it does not exist or when `reset` is set. Validation failures leave the
-   * file untouched.
+   * when it does not exist or is empty, or starting it afresh when `reset` is set.
+   * Validation failures leave the file untouched, and so does `reset` for a file that
+   * is not a bitmap. A symlink is followed: the file it points to is the bitmap.
    */
   static async open(path: string, expect: BitmapExpectation, options: { reset: boolean; readOnly?: boolean }): Promise<BitmapFile> {
     if (options.readOnly === true) return BitmapFile.openReadOnly(path, expect);
     const lock = await lockBitmap(path);
     try {
-      const fail = (what: string, error: unknown): never => {
-        throw new BitmapError(`bitmap ${quoteName(path)}: ${what}: ${systemErrorText(error)}`, { device: path, operation: what });
-      };
-      let exists = true;
+      const { handle, created } = await openOrCreate(path, lock.target);
       try {
-        const info = await stat(path);
-        if (!info.isFile()) throw new BitmapError(`bitmap ${quoteName(path)} is not a regular file`, { device: path, operation: 'open' });
-      } catch (error) {
-        if (error instanceof BitmapError) throw error;
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('cannot open', error);
-        exists = false;
-      }
-      if (!exists || options.reset) {
-        // Built under a temporary name and renamed into place: a crash leaves either
-        // the old bitmap or the complete new one, never a half-written file.
-        const temporary = `${path}.new-${process.pid}`;
-        const handle = await open(temporary, 'w+', 0o644).catch((e: unknown) => fail('cannot create', e));
-        try {
-          await writeFresh(handle, expect);
-          await rename(temporary, path);
-        } catch (error) {
-          await handle.close().catch(() => undefined);
-          await unlink(temporary).catch(() => undefined);
-          fail('cannot write', error);
+        const info = await handle.stat();
+        // A file this run created is a new inode: a run through another name of it
+        // (a hard link made meanwhile) must find it locked too.
+        if (created) await lock.holdIdentity(identityOf(info));
+        const head = await readHead(handle);
+        const fresh = created || info.size === 0 || options.reset;
+        if (fresh) {
+          if (info.size > 0) checkMagic(path, head, info.size);
+          await startAfresh(handle, head.length, expect).catch((e: unknown) => {
+            throw new BitmapError(`bitmap ${quoteName(path)}: cannot write: ${systemErrorText(e)}`, { device: path, operation: 'write' });
+          });
+          if (created) await syncDirectory(dirname(lock.target));
+        } else {
+          validateBitmap(path, head, info.size, { deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash });
         }
-        await syncDirectory(dirname(path));
-        return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, true);
+        return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, fresh);
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        throw error;
       }
-      const handle = await open(path, 'r+').catch((e: unknown) => fail('cannot open', e));
-      await validateOpened(handle, path, expect);
-      return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, false);
     } catch (error) {
       await lock.release();
       throw error;
@@ -85,16 +79,23 @@ export class BitmapFile {
 
   /** For --dry-run: validated like any run, never written, never created, not locked. */
   private static async openReadOnly(path: string, expect: BitmapExpectation): Promise<BitmapFile> {
-    let handle: FileHandle;
+    const handle = await openRegular(path, constants.O_RDONLY);
+    const unknown = (): BitmapFile => new BitmapFile(path, undefined, undefined, expect.blockSize, expect.deviceSize, expect.hash, true);
+    if (handle === undefined) return unknown();
     try {
-      handle = await open(path, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        return new BitmapFile(path, undefined, undefined, expect.blockSize, expect.deviceSize, expect.hash, true);
+      const { size } = await handle.stat();
+      if (size === 0) {
+        // A real run would write a new bitmap into it: every entry is unknown.
+        await handle.close();
+        return unknown();
       }
-      throw new BitmapError(`bitmap ${quoteName(path)}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
+      validateBitmap(path, await readHead(handle), size, {
+        deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
+      });
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
     }
-    await validateOpened(handle, path, expect);
     return new BitmapFile(path, handle, undefined, expect.blockSize, expect.deviceSize, expect.hash, false);
   }
 
@@ -154,27 +155,93 @@ export class BitmapFile {
   }
 }
 
-/** Reads the header and checks it and the file's length; closes the file if they are wrong. */
-async function validateOpened(handle: FileHandle, path: string, expect: BitmapExpectation): Promise<void> {
+/**
+ * Opens the regular file `path` (found at `at`, its real path, when given) for reading
+ * (and writing), or resolves undefined when it does not exist. Never blocks and never takes anything but a regular file: the kind
+ * is checked by stat before the open (a device is not even opened) and again on the
+ * opened descriptor (the path may have been swapped in between); O_NONBLOCK keeps the
+ * open of a FIFO from waiting for a writer, and does nothing to a regular file's I/O.
+ */
+async function openRegular(path: string, flags: number, at = path): Promise<FileHandle | undefined> {
+  const fail = (what: string, error?: unknown): never => {
+    throw new BitmapError(`bitmap ${quoteName(path)}: ${what}${error !== undefined ? `: ${systemErrorText(error)}` : ''}`, { device: path, operation: 'open' });
+  };
+  const refuse = (info: Stats): never => {
+    throw new BitmapError(`bitmap ${quoteName(path)} is ${kindOf(info)}, not a regular file; -b must name a bitmap file`, { device: path, operation: 'open' });
+  };
   try {
-    const head = Buffer.alloc(BITMAP_HEADER_SIZE);
-    const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
-    const { size } = await handle.stat();
-    validateBitmap(path, head.subarray(0, bytesRead), size, {
-      deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
-    });
+    const info = await stat(at);
+    if (!info.isFile()) refuse(info);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
+    if (error instanceof BitmapError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    fail('cannot open', error);
   }
+  let handle: FileHandle;
+  try {
+    handle = await open(at, flags | OPEN_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const info = code === 'EISDIR' || code === 'ENXIO' ? await stat(at).catch(() => undefined) : undefined;
+    if (info !== undefined && !info.isFile()) refuse(info);
+    return fail('cannot open', error);
+  }
+  const opened = await handle.stat().catch(async (error: unknown) => {
+    await handle.close().catch(() => undefined);
+    return fail('cannot open', error);
+  });
+  if (!opened.isFile()) {
+    await handle.close().catch(() => undefined);
+    refuse(opened);
+  }
+  return handle;
 }
 
-/** Writes the header and N unknown (zero) entries into a new, empty file. */
-async function writeFresh(handle: FileHandle, expect: BitmapExpectation): Promise<void> {
-  const size = expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength);
-  await handle.truncate(size);
+/**
+ * Opens the bitmap at its real path `target` for writing, creating it there when it
+ * does not exist. The create is exclusive: it never opens a file that appeared since.
+ */
+async function openOrCreate(path: string, target: string): Promise<{ handle: FileHandle; created: boolean }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await openRegular(path, constants.O_RDWR, target);
+    if (existing !== undefined) return { handle: existing, created: false };
+    try {
+      const handle = await open(target, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | OPEN_NONBLOCK, 0o644);
+      return { handle, created: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new BitmapError(`bitmap ${quoteName(path)}: cannot create: ${systemErrorText(error)}`, { device: path, operation: 'create' });
+    }
+  }
+  throw new BitmapError(`bitmap ${quoteName(path)}: cannot create: a file keeps appearing and disappearing there`, { device: path, operation: 'create' });
+}
+
+/** The first bytes of the file, up to a header's length. */
+async function readHead(handle: FileHandle): Promise<Buffer> {
+  const head = Buffer.alloc(BITMAP_HEADER_SIZE);
+  const { bytesRead } = await handle.read(head, 0, BITMAP_HEADER_SIZE, 0);
+  return head.subarray(0, bytesRead);
+}
+
+/**
+ * Turns an empty file or a bitmap into a new bitmap with every entry unknown, in
+ * place (through every name of the file; the checked descriptor is the one written).
+ * The order keeps a crash safe at every step: the old entries go first (the file is
+ * cut back to at most the header, which keeps the magic number), then the new header
+ * is written and the file extended with zeros. A crash leaves an empty file (taken as
+ * new by the next run), or a file with the magic number that --reset-bitmap may
+ * start afresh, never old entries under a new header.
+ */
+async function startAfresh(handle: FileHandle, headLength: number, expect: BitmapExpectation): Promise<void> {
+  const { size } = await handle.stat();
+  if (size > headLength) {
+    await handle.truncate(headLength);
+    await handle.datasync();
+  }
   const header = encodeHeader({ deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id });
   await handle.write(header, 0, header.length, 0);
+  await handle.truncate(expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength));
   await handle.sync();
 }
 

@@ -24,6 +24,8 @@ import { hashById, knownHashIds, type HashAlgorithm } from '../hash/hash-algorit
 export const BITMAP_FORMAT_VERSION = 1;
 export const BITMAP_MAGIC = 239840023593485091n;
 export const BITMAP_HEADER_SIZE = 25;
+/** The magic number's length: a file that starts with it is a bitmap, whatever follows. */
+export const BITMAP_MAGIC_SIZE = 8;
 
 export interface BitmapHeader {
   deviceSize: number;
@@ -49,19 +51,34 @@ export function expectedFileSize(deviceSize: number, blockSize: number, digestLe
 }
 
 /**
+ * Throws unless the file starts with the bitmap magic number: such a file is not a
+ * bitmap, and the message suggests nothing that would replace or delete it.
+ */
+export function checkMagic(path: string, head: Buffer, fileSize: number): void {
+  if (head.length >= BITMAP_MAGIC_SIZE && head.readBigUInt64LE(0) === BITMAP_MAGIC) return;
+  const found = head.length < BITMAP_MAGIC_SIZE ? `it is only ${fileSize} bytes` : `its first 8 bytes read ${head.readBigUInt64LE(0)}`;
+  throw new BitmapError(
+    `bitmap ${quoteName(path)} is not a basyn bitmap: ${found}, it does not start with the bitmap magic number ${BITMAP_MAGIC}; ` +
+      `basyn leaves it as it is (-b must name a bitmap file, or a path where none exists yet)`,
+    { device: path, operation: 'bitmap check' },
+  );
+}
+
+/**
  * Checks a bitmap's header and length against this run. Throws a BitmapError naming
- * the field, the expected and the found value, and the way out.
+ * the field, the expected and the found value, and the way out. A file that does not
+ * start with the magic number is not a bitmap: nothing is suggested that would
+ * replace or delete it.
  */
 export function validateBitmap(path: string, head: Buffer, fileSize: number, expect: BitmapHeader & { hash: HashAlgorithm }): void {
   const fix = `use --reset-bitmap or delete the file`;
   const fail = (what: string): never => {
     throw new BitmapError(`bitmap ${quoteName(path)}: ${what}; ${fix}`, { device: path, operation: 'bitmap check' });
   };
+  checkMagic(path, head, fileSize);
   if (head.length < BITMAP_HEADER_SIZE || fileSize < BITMAP_HEADER_SIZE) {
     fail(`file is ${fileSize} bytes, shorter than the ${BITMAP_HEADER_SIZE}-byte header`);
   }
-  const magic = head.readBigUInt64LE(0);
-  if (magic !== BITMAP_MAGIC) fail(`magic number is ${magic}, expected ${BITMAP_MAGIC} (not a basyn bitmap)`);
   const deviceSize = head.readBigUInt64LE(8);
   if (deviceSize !== BigInt(expect.deviceSize)) fail(`device size is ${deviceSize} bytes, expected ${expect.deviceSize}`);
   const blockSize = head.readBigUInt64LE(16);

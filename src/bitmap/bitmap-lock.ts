@@ -1,25 +1,40 @@
 /**
- * One run per bitmap at a time. The lock is a file next to the bitmap
- * (FILE.lock), created exclusively and holding "pid hostname". A lock whose process
- * is gone on this host (a run killed with -9) is stale and taken over.
+ * One run per bitmap at a time. The lock is a file next to the bitmap's real path
+ * (FILE.lock, after symlinks), created exclusively and holding "pid hostname". A lock
+ * whose process is gone on this host (a run killed with -9) is stale and taken over.
  *
  * Taking over a stale file is a read-then-unlink, which two runs could do at once;
  * so runs on one host first take an abstract Unix socket named after the bitmap's
- * path (released by the kernel when its process dies), and touch the file only
- * while they hold it.
+ * identity (released by the kernel when its process dies), and touch the file only
+ * while they hold it. The identity is the file's device and inode, so two runs that
+ * reach one bitmap through two names (a symlink, a hard link) exclude each other;
+ * a bitmap not created yet is known by the real path it will be created at.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { lockName } from '../device/device-lock.js';
+import { lockName, type NamedLock } from '../device/device-lock.js';
 import { BitmapError, systemErrorText } from '../errors.js';
 import { quoteName } from '../report/quote.js';
+import { fileIdentity, kindOf, OPEN_NONBLOCK, realTarget } from '../util/file-identity.js';
 
 export interface BitmapLock {
+  /** The lock file. */
   readonly path: string;
+  /** The bitmap's real path (after symlinks): where it is read, created and written. */
+  readonly target: string;
+  /**
+   * Also holds `identity` (the inode of a bitmap this run just created), so that a run
+   * reaching the new file through another name waits for this one.
+   */
+  holdIdentity(identity: string): Promise<void>;
   release(): Promise<void>;
 }
+
+/** A lock file longer than this is not one basyn wrote ("pid hostname\n"). */
+const LOCK_FILE_MAX = 512;
 
 function alive(pid: number): boolean {
   try {
@@ -30,44 +45,121 @@ function alive(pid: number): boolean {
   }
 }
 
+function hostLockName(identity: string): string {
+  return `bitmap-${createHash('sha1').update(identity).digest('hex')}`;
+}
+
 export async function lockBitmap(bitmapPath: string): Promise<BitmapLock> {
-  const path = `${bitmapPath}.lock`;
-  const hostLock = await lockName(`bitmap-${createHash('sha1').update(resolve(bitmapPath)).digest('hex')}`, 0);
-  if (hostLock === 'busy') throw inUse(bitmapPath, path, (await readFile(path, 'utf8').catch(() => '')).trim());
+  // Where the real path can't be found (a missing directory), the lock file's own
+  // creation fails and says why.
+  const target = await realTarget(bitmapPath).catch(() => resolve(bitmapPath));
+  const path = `${target}.lock`;
+  const identity = (await fileIdentity(target)) ?? `path ${target}`;
+  const hostLocks: NamedLock[] = [];
+  const releaseHostLocks = async (): Promise<void> => {
+    for (const l of hostLocks.splice(0)) await l.release();
+  };
+  const takeHostLock = async (id: string): Promise<void> => {
+    const hostLock = await lockName(hostLockName(id), 0);
+    if (hostLock === 'busy') throw inUse(bitmapPath, path, await readHolder(path), false);
+    if (hostLock !== undefined) hostLocks.push(hostLock);
+  };
   try {
+    await takeHostLock(identity);
     const fileLock = await lockFile(bitmapPath, path);
+    let released = false;
     return {
       path,
+      target,
+      holdIdentity: (id: string) => (id === identity ? Promise.resolve() : takeHostLock(id)),
       release: async () => {
+        if (released) return;
+        released = true;
         await fileLock.release();
-        await hostLock?.release();
+        await releaseHostLocks();
       },
     };
   } catch (error) {
-    await hostLock?.release();
+    await releaseHostLocks();
     throw error;
   }
 }
 
-function inUse(bitmapPath: string, path: string, holder: string): BitmapError {
-  const [pidText, host] = holder.split(' ');
-  return new BitmapError(
-    `bitmap ${quoteName(bitmapPath)} is in use by another basyn run (${holder === '' ? 'unknown process' : `pid ${Number(pidText)} on ${host}`}); ` +
-      `if no such run exists, delete ${quoteName(path)}`,
-    { device: bitmapPath, operation: 'lock' },
-  );
+/** What the lock file says: a holder, an empty file, something else, or nothing. */
+type Holder =
+  | { kind: 'run'; pid: number; host: string }
+  | { kind: 'empty' }
+  | { kind: 'foreign'; what: string }
+  | { kind: 'none' };
+
+/**
+ * Reads the lock file without ever blocking (a FIFO in its place would wait for a
+ * writer forever) and without following a symlink.
+ */
+async function readHolder(path: string): Promise<Holder> {
+  let info;
+  try {
+    info = await lstat(path);
+  } catch {
+    return { kind: 'none' };
+  }
+  if (!info.isFile()) return { kind: 'foreign', what: `it is ${kindOf(info)}` };
+  if (info.size > LOCK_FILE_MAX) return { kind: 'foreign', what: `it is ${info.size} bytes long` };
+  let text: string;
+  try {
+    const handle = await open(path, constants.O_RDONLY | OPEN_NONBLOCK | (constants.O_NOFOLLOW ?? 0));
+    try {
+      const opened = await handle.stat();
+      if (!opened.isFile()) return { kind: 'foreign', what: `it is ${kindOf(opened)}` };
+      const buffer = Buffer.alloc(LOCK_FILE_MAX + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return { kind: 'foreign', what: `it can't be read: ${systemErrorText(error)}` };
+  }
+  if (text.trim() === '') return { kind: 'empty' };
+  const m = /^(\d+) (\S+)\n?$/.exec(text);
+  if (m === null || Number(m[1]) <= 0 || !Number.isSafeInteger(Number(m[1]))) {
+    return { kind: 'foreign', what: 'its content is not "pid hostname"' };
+  }
+  return { kind: 'run', pid: Number(m[1]), host: m[2]! };
 }
 
-async function lockFile(bitmapPath: string, path: string): Promise<BitmapLock> {
+/**
+ * The refusal. Deleting the lock file is suggested only for a file in basyn's lock
+ * format whose holder may be gone (`mayBeStale`); never for a file basyn did not write.
+ */
+function inUse(bitmapPath: string, path: string, holder: Holder, mayBeStale: boolean): BitmapError {
+  const context = { device: bitmapPath, operation: 'lock' };
+  if (holder.kind === 'foreign') {
+    return new BitmapError(
+      `cannot lock bitmap ${quoteName(bitmapPath)}: ${quoteName(path)} is not a basyn lock file (${holder.what}); ` +
+        `basyn leaves it alone and needs that name for the bitmap's lock`,
+      context,
+    );
+  }
+  const who = holder.kind === 'run' ? `pid ${holder.pid} on ${holder.host}` : holder.kind === 'empty' ? 'unknown process' : undefined;
+  if (who === undefined) {
+    return new BitmapError(`bitmap ${quoteName(bitmapPath)} is in use by another basyn run on this host, which reached the same file through another name`, context);
+  }
+  const advice = mayBeStale ? `; if no such run exists, delete ${quoteName(path)}` : `, holding ${quoteName(path)}`;
+  return new BitmapError(`bitmap ${quoteName(bitmapPath)} is in use by another basyn run (${who})${advice}`, context);
+}
+
+async function lockFile(bitmapPath: string, path: string): Promise<{ release(): Promise<void> }> {
   const me = `${process.pid} ${hostname()}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
+      // Exclusive create: never opens (or truncates) a file that is already there.
       const f = await open(path, 'wx', 0o644);
       await f.writeFile(me);
       await f.close();
       let released = false;
       return {
-        path,
         release: async () => {
           if (released) return;
           released = true;
@@ -79,11 +171,10 @@ async function lockFile(bitmapPath: string, path: string): Promise<BitmapLock> {
         throw new BitmapError(`cannot lock bitmap ${quoteName(bitmapPath)}: ${systemErrorText(error)}`, { device: bitmapPath, operation: 'lock' });
       }
     }
-    const holder = (await readFile(path, 'utf8').catch(() => '')).trim();
-    const [pidText, host] = holder.split(' ');
-    const pid = Number(pidText);
-    const stale = host === hostname() && Number.isInteger(pid) && pid > 0 && !alive(pid);
-    if (!stale) throw inUse(bitmapPath, path, holder);
+    const holder = await readHolder(path);
+    if (holder.kind === 'none') continue;
+    const stale = holder.kind === 'run' && holder.host === hostname() && !alive(holder.pid);
+    if (!stale) throw inUse(bitmapPath, path, holder, true);
     await unlink(path).catch(() => undefined);
   }
   throw new BitmapError(`cannot lock bitmap ${quoteName(bitmapPath)}: the lock file keeps reappearing`, { device: bitmapPath, operation: 'lock' });

@@ -3,12 +3,14 @@
  * would block until a writer appears: it must not hang), a character device such as
  * /dev/null, a dangling symlink, a missing file, a destination on a read-only file
  * system, and, run as an unprivileged user (root bypasses permissions), a read-only
- * destination and an unreadable source. Locally and over SSH. Each run exits 2 with
+ * destination and an unreadable source. Locally, through a local agent and over SSH; a
+ * FIFO or a socket never blocks the open (each run is killed after 20 s). Each run exits 2 with
  * one line giving the cause, and the other device keeps every byte.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -26,6 +28,7 @@ let dir: { path: string; remove(): Promise<void> };
 let good: string;
 let goodSha: string;
 let readOnlyFs: SmallTmpfs | string;
+let socketServer: Server;
 
 before(async () => {
   dir = await makeTempDir('basyn-baddev-');
@@ -34,6 +37,8 @@ before(async () => {
   goodSha = await sha256File(good);
   await mkdir(join(dir.path, 'a directory'));
   await execFileAsync('mkfifo', [join(dir.path, 'a fifo')]);
+  socketServer = createServer();
+  await new Promise<void>((resolve) => socketServer.listen(join(dir.path, 'a socket'), resolve));
   await symlink(join(dir.path, 'nowhere', 'missing.img'), join(dir.path, 'dangling'));
   readOnlyFs = await mountSmallTmpfs(dir.path, 4 * SIZE);
   if (typeof readOnlyFs !== 'string') {
@@ -42,6 +47,7 @@ before(async () => {
   }
 });
 after(async () => {
+  await new Promise((resolve) => socketServer.close(resolve));
   if (typeof readOnlyFs !== 'string') await readOnlyFs.unmount();
   await dir.remove();
 });
@@ -58,6 +64,7 @@ interface BadDevice {
 const BAD: BadDevice[] = [
   { name: 'a directory', path: () => join(dir.path, 'a directory'), cause: /it is a directory/ },
   { name: 'a FIFO', path: () => join(dir.path, 'a fifo'), cause: /neither a regular file nor a block device/ },
+  { name: 'a socket', path: () => join(dir.path, 'a socket'), cause: /neither a regular file nor a block device/ },
   { name: '/dev/null (a character device)', path: () => '/dev/null', cause: /neither a regular file nor a block device/ },
   { name: 'a dangling symlink', path: () => join(dir.path, 'dangling'), cause: /ENOENT/ },
   { name: 'a missing file', path: () => join(dir.path, 'missing.img'), cause: /ENOENT/ },
@@ -85,23 +92,27 @@ function assertRefused(t: TestContext, r: Finished & { ms: number }, path: strin
 for (const bad of BAD) {
   for (const role of ['source', 'destination'] as const) {
     if (bad.destinationOnly === true && role === 'source') continue;
-    for (const ssh of [false, true]) {
-      test(`${bad.name} as the ${ssh ? 'remote ' : ''}${role}${ssh ? ' over SSH' : ''} is refused (exit 2, the cause), nothing written`, async (t) => {
+    for (const where of ['locally', 'through a local agent', 'over SSH'] as const) {
+      const ssh = where === 'over SSH';
+      const remoteSide = where !== 'locally';
+      test(`${bad.name} as the ${remoteSide ? 'remote ' : ''}${role} ${where} is refused (exit 2, the cause), nothing written`, async (t) => {
         const why = bad.needs?.();
         if (why !== undefined) return skipOrFail(t, why);
         const sshd = ssh ? await sshdOrSkip(t) : undefined;
         if (ssh && sshd === undefined) return;
         const path = bad.path();
-        // Without -h basyn opens the "remote" device itself: test the bad device on both
-        // sides (-l as source, -r as destination); over SSH, always on the remote.
+        // Without -h or --remote-node basyn opens the "remote" device itself: test the bad
+        // device on both sides (-l as source, -r as destination); through an agent, always
+        // on the remote.
         let args: string[];
-        if (ssh) args = role === 'destination' ? ['-l', good, '-r', path, '-a', 'PUSH'] : ['-l', good, '-r', path, '-a', 'PULL'];
+        if (remoteSide) args = role === 'destination' ? ['-l', good, '-r', path, '-a', 'PUSH'] : ['-l', good, '-r', path, '-a', 'PULL'];
         else args = role === 'source' ? ['-l', path, '-r', good, '-a', 'PUSH'] : ['-l', good, '-r', path, '-a', 'PUSH'];
         args.push('-m', 'COPY');
         if (sshd !== undefined) args.push('-h', sshd.host, '-p', String(sshd.port));
+        if (where === 'through a local agent') args.push('--remote-node', process.execPath);
         const r = await spawnBasyn(args, { env: sshd?.env, timeoutMs: 20_000 }).timeExit();
         assertRefused(t, r, path, bad.cause);
-        if (ssh) assert.match(r.stderr, /remote device/);
+        if (remoteSide) assert.match(r.stderr, /remote device/);
         assert.equal(await sha256File(good), goodSha, 'the good device changed');
       });
     }

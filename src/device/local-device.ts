@@ -11,6 +11,7 @@ import { DigestPool } from '../hash/digest-pool.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { kindOf, OPEN_NONBLOCK } from '../util/file-identity.js';
 import { lockDevice, type DeviceLock } from './device-lock.js';
 import { blockDeviceSize } from './device-size.js';
 import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, Side } from './device.js';
@@ -116,7 +117,11 @@ export class LocalDevice implements Device {
     const earlyLock = exclusive ? await lockDevice(info, WRITER_WAIT_MS, busy) : undefined;
     let handle: FileHandle;
     try {
-      handle = await open(path, exclusive ? constants.O_RDWR | constants.O_EXCL : options.writable ? 'r+' : 'r');
+      // Non-blocking, and the kind checked again on the descriptor: a path swapped for a
+      // FIFO after the stat must not hang the open. Regular files and block devices
+      // ignore O_NONBLOCK for their reads and writes.
+      const access = exclusive ? constants.O_RDWR | constants.O_EXCL : options.writable ? constants.O_RDWR : constants.O_RDONLY;
+      handle = await open(path, access | OPEN_NONBLOCK);
     } catch (error) {
       await earlyLock?.release();
       if (exclusive && (error as NodeJS.ErrnoException).code === 'EBUSY') {
@@ -126,6 +131,7 @@ export class LocalDevice implements Device {
     }
     try {
       const opened = await handle.stat();
+      if (!opened.isFile() && !opened.isBlockDevice()) fail(`it is ${kindOf(opened)}, neither a regular file nor a block device`);
       let size = opened.size;
       if (opened.isBlockDevice()) {
         try {

@@ -167,7 +167,7 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
   },
   {
     key: 'resetBitmap', long: 'reset-bitmap', library: { name: 'resetBitmap', calls: SYNC }, kind: flag(), default: false,
-    help: { group: 'bitmap', text: 'Start the bitmap afresh: every block is sent, the destination is not read.' },
+    help: { group: 'bitmap', text: 'Start the bitmap afresh: every block is sent, the destination is not read. Only a bitmap (or an empty file) is rewritten; any other file is refused and left as it is.' },
   },
   {
     key: 'updateBitmap', long: 'update-bitmap', library: { name: 'updateBitmap', calls: SYNC }, kind: flag(), default: false,
