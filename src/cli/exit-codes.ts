@@ -3,7 +3,7 @@
  * 0 identical, 1 command line error (nothing changed), 2 runtime error.
  */
 import { BasynError, BitmapError, DeviceError, InterruptedError, ProtocolError, SyncError, TransportError, UsageError } from '../errors.js';
-import { quoteText } from '../report/quote.js';
+import { oneLine, quoteText } from '../report/quote.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
@@ -33,16 +33,9 @@ export function errorTypeOf(error: unknown): ErrorType {
 /** The one line a user sees for an error. */
 export function errorLine(error: unknown): string {
   if (error instanceof BasynError) return oneLine(error.message);
-  if (error instanceof Error) return `unexpected error: ${oneLine(error.message)} (run with --debug for details)`;
-  return `unexpected error: ${oneLine(String(error))}`;
+  if (error instanceof Error) return `unexpected error: ${quoteText(error.message)} (run with --debug for details)`;
+  return `unexpected error: ${quoteText(String(error))}`;
 }
 
-/**
- * Keeps a message on one line and unambiguous. Names inside basyn's own messages are
- * already quoted (report/quote.ts); a message that still holds a control character
- * (a value echoed from the command line, a foreign error's text) is shown whole in
- * the same quoted form rather than with its characters raw.
- */
-export function oneLine(text: string): string {
-  return quoteText(text);
-}
+/** Keeps a message on one line, for main.ts (report/quote.ts). */
+export { oneLine };

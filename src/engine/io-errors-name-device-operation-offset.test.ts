@@ -12,6 +12,7 @@ import type { Device } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';
 import { DeviceError } from '../errors.js';
 import { hashByName, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
+import { quoteName } from '../report/quote.js';
 import { FaultDevice, type Faults } from '../test-support/fault-device.js';
 import { writeImage } from '../test-support/images.js';
 import { connectThroughAgent } from '../test-support/in-memory-agent.js';
@@ -103,7 +104,7 @@ for (const [i, c] of CASES.entries()) {
     const line = errorLine(error);
     t.diagnostic(line);
     assert.doesNotMatch(line, /\n/);
-    assert.ok(line.includes(`${c.side} device ${path}`), line);
+    assert.ok(line.includes(`${c.side} device ${quoteName(path)}`), line);
     assert.match(line, new RegExp(c.operation === 'flush' ? 'fsync|flush' : c.operation));
     if (c.offset !== undefined) assert.ok(line.includes(`offset ${c.offset}`), line);
     assert.ok(line.includes(c.code ?? 'EIO'), line);

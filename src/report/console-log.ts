@@ -4,7 +4,7 @@
  * one line here, whatever reached it.
  */
 import type { EngineLog } from '../engine/engine-context.js';
-import { quoteText } from './quote.js';
+import { oneLine } from './quote.js';
 
 export function timestamp(d = new Date()): string {
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -18,8 +18,8 @@ export interface TextSink {
 
 export function consoleLog(options: { verbose: boolean; debug: boolean }, out: TextSink = process.stdout, err: TextSink = process.stderr): EngineLog {
   return {
-    verbose: options.verbose ? (message) => out.write(`${timestamp()}: ${quoteText(message)}\n`) : () => undefined,
-    debug: options.debug ? (message) => err.write(`debug: ${quoteText(message)}\n`) : () => undefined,
+    verbose: options.verbose ? (message) => out.write(`${timestamp()}: ${oneLine(message)}\n`) : () => undefined,
+    debug: options.debug ? (message) => err.write(`debug: ${oneLine(message)}\n`) : () => undefined,
     debugEnabled: options.debug,
   };
 }

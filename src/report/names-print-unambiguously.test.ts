@@ -14,7 +14,7 @@ import { runBasyn } from '../test-support/run-basyn.js';
 import { describeRun } from '../test-support/run-places.js';
 import { LOCAL_AGENT } from '../test-support/targets.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
-import { quoteName, quoteText } from './quote.js';
+import { oneLine, quoteName, quoteText } from './quote.js';
 
 /** Anything that would break a line, move the cursor or hide itself on a terminal. */
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202e]/;
@@ -63,6 +63,13 @@ describe('quoteName and quoteText', () => {
     assert.notEqual(quoteName(Buffer.from([0x61, 0x80])), quoteName('a\u0080'));
     assert.equal(quoteName(Buffer.from('disk.img')), 'disk.img');
     assert.equal(quoteName(Buffer.from('a\nb')), '"a\\nb"');
+  });
+
+  test("one of basyn's own messages, its names quoted already, is kept as it is; a raw control character left in it quotes it whole", () => {
+    const own = `${quoteName('a b')} changed size during the run`;
+    assert.equal(oneLine(own), '"a b" changed size during the run');
+    assert.equal(oneLine(`cannot open local device ${quoteName('x\ny')}: ENOENT`), 'cannot open local device "x\\ny": ENOENT');
+    assert.equal(oneLine('unexpected argument "x\ny"'), '"unexpected argument \\"x\\ny\\""');
   });
 
   test('a foreign text prints as it is unless it holds a control character or begins with a quote', () => {

@@ -30,6 +30,14 @@ export function quoteText(text: string): string {
   return quoted(text);
 }
 
+/**
+ * One of basyn's own messages, whose names are already quoted, kept on one line:
+ * as it is, or whole in the quoted form if something raw still reached it.
+ */
+export function oneLine(message: string): string {
+  return INVISIBLE.test(message.replaceAll(' ', '')) ? quoted(message) : message;
+}
+
 function quoted(text: string): string {
   let out = '"';
   for (const c of text) out += escapeChar(c);
