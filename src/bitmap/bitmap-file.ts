@@ -4,7 +4,7 @@
  * bitmap of a multi-terabyte device costs no more RAM than a small one.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BitmapError, systemErrorText } from '../errors.js';
 import { quoteName } from '../report/quote.js';
@@ -47,21 +47,27 @@ export class BitmapFile {
    */
   static async open(path: string, expect: BitmapExpectation, options: { reset: boolean; readOnly?: boolean }): Promise<BitmapFile> {
     if (options.readOnly === true) return BitmapFile.openReadOnly(path, expect);
+    // Before the lock: no FILE.lock is made beside a FIFO or in /dev.
+    await isRegularOrMissing(path);
     const lock = await lockBitmap(path);
     try {
       const { handle, created } = await openOrCreate(path, lock.target);
+      const cannot = (what: string) => (e: unknown): never => {
+        throw new BitmapError(`bitmap ${quoteName(path)}: cannot ${what}: ${systemErrorText(e)}`, { device: path, operation: what });
+      };
+      let info: Stats | undefined;
       try {
-        const info = await handle.stat();
+        info = await handle.stat().catch(cannot('read'));
         // A file this run created is a new inode: a run through another name of it
         // (a hard link made meanwhile) must find it locked too.
         if (created) await lock.holdIdentity(identityOf(info));
-        const head = await readHead(handle);
-        const fresh = created || info.size === 0 || options.reset;
+        const head = await readHead(handle).catch(cannot('read'));
+        // A file with no entries (empty, or a bitmap header alone, as a crash while one
+        // was being created leaves it) holds nothing to lose: it is started afresh.
+        const fresh = created || info.size <= BITMAP_HEADER_SIZE || options.reset;
         if (fresh) {
           if (info.size > 0) checkMagic(path, head, info.size);
-          await startAfresh(handle, head.length, expect).catch((e: unknown) => {
-            throw new BitmapError(`bitmap ${quoteName(path)}: cannot write: ${systemErrorText(e)}`, { device: path, operation: 'write' });
-          });
+          await startAfresh(handle, head.length, expect).catch(cannot('write'));
           if (created) await syncDirectory(dirname(lock.target));
         } else {
           validateBitmap(path, head, info.size, { deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash });
@@ -69,6 +75,7 @@ export class BitmapFile {
         return new BitmapFile(path, handle, lock, expect.blockSize, expect.deviceSize, expect.hash, fresh);
       } catch (error) {
         await handle.close().catch(() => undefined);
+        if (created && info !== undefined) await removeIfStill(lock.target, info);
         throw error;
       }
     } catch (error) {
@@ -84,12 +91,14 @@ export class BitmapFile {
     if (handle === undefined) return unknown();
     try {
       const { size } = await handle.stat();
-      if (size === 0) {
-        // A real run would write a new bitmap into it: every entry is unknown.
+      const head = await readHead(handle);
+      if (size > 0 && size <= BITMAP_HEADER_SIZE) checkMagic(path, head, size);
+      if (size <= BITMAP_HEADER_SIZE) {
+        // No entries: a real run would start it afresh, every entry unknown.
         await handle.close();
         return unknown();
       }
-      validateBitmap(path, await readHead(handle), size, {
+      validateBitmap(path, head, size, {
         deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id, hash: expect.hash,
       });
     } catch (error) {
@@ -167,16 +176,9 @@ async function openRegular(path: string, flags: number, at = path): Promise<File
     throw new BitmapError(`bitmap ${quoteName(path)}: ${what}${error !== undefined ? `: ${systemErrorText(error)}` : ''}`, { device: path, operation: 'open' });
   };
   const refuse = (info: Stats): never => {
-    throw new BitmapError(`bitmap ${quoteName(path)} is ${kindOf(info)}, not a regular file; -b must name a bitmap file`, { device: path, operation: 'open' });
+    throw notRegular(path, info);
   };
-  try {
-    const info = await stat(at);
-    if (!info.isFile()) refuse(info);
-  } catch (error) {
-    if (error instanceof BitmapError) throw error;
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    fail('cannot open', error);
-  }
+  if (!(await isRegularOrMissing(path, at))) return undefined;
   let handle: FileHandle;
   try {
     handle = await open(at, flags | OPEN_NONBLOCK);
@@ -196,6 +198,26 @@ async function openRegular(path: string, flags: number, at = path): Promise<File
     refuse(opened);
   }
   return handle;
+}
+
+function notRegular(path: string, info: Stats): BitmapError {
+  return new BitmapError(`bitmap ${quoteName(path)} is ${kindOf(info)}, not a regular file; -b must name a bitmap file`, { device: path, operation: 'open' });
+}
+
+/**
+ * True for a regular file, false for a missing one; throws for any other kind (found
+ * by stat, so that a device is not even opened) or when stat fails.
+ */
+async function isRegularOrMissing(path: string, at = path): Promise<boolean> {
+  let info: Stats;
+  try {
+    info = await stat(at);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new BitmapError(`bitmap ${quoteName(path)}: cannot open: ${systemErrorText(error)}`, { device: path, operation: 'open' });
+  }
+  if (!info.isFile()) throw notRegular(path, info);
+  return true;
 }
 
 /**
@@ -227,11 +249,12 @@ async function readHead(handle: FileHandle): Promise<Buffer> {
 /**
  * Turns an empty file or a bitmap into a new bitmap with every entry unknown, in
  * place (through every name of the file; the checked descriptor is the one written).
- * The order keeps a crash safe at every step: the old entries go first (the file is
- * cut back to at most the header, which keeps the magic number), then the new header
- * is written and the file extended with zeros. A crash leaves an empty file (taken as
- * new by the next run), or a file with the magic number that --reset-bitmap may
- * start afresh, never old entries under a new header.
+ * The order keeps a crash safe at every step, each step durable before the next: the
+ * old entries go first (the file is cut back to at most the header, which keeps the
+ * magic number), then the new header is written, then the file is extended with
+ * zeros. A crash leaves an empty file or a header alone, both started afresh by the
+ * next run, or the new bitmap; never old entries under a new header, nor zeros
+ * without the magic number.
  */
 async function startAfresh(handle: FileHandle, headLength: number, expect: BitmapExpectation): Promise<void> {
   const { size } = await handle.stat();
@@ -241,8 +264,15 @@ async function startAfresh(handle: FileHandle, headLength: number, expect: Bitma
   }
   const header = encodeHeader({ deviceSize: expect.deviceSize, blockSize: expect.blockSize, hashId: expect.hash.id });
   await handle.write(header, 0, header.length, 0);
+  await handle.datasync();
   await handle.truncate(expectedFileSize(expect.deviceSize, expect.blockSize, expect.hash.digestLength));
   await handle.sync();
+}
+
+/** Removes the file this run created at `path` when it failed to make a bitmap of it (and only that file). */
+async function removeIfStill(path: string, created: Stats): Promise<void> {
+  const now = await stat(path).catch(() => undefined);
+  if (now !== undefined && identityOf(now) === identityOf(created)) await unlink(path).catch(() => undefined);
 }
 
 async function syncDirectory(path: string): Promise<void> {

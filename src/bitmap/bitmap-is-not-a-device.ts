@@ -4,6 +4,7 @@
  * it is a usage error, found before anything is opened.
  */
 import { UsageError } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 import { fileIdentity } from '../util/file-identity.js';
 
 export interface DeviceOnThisMachine {
@@ -21,6 +22,6 @@ export async function refuseBitmapThatIsADevice(bitmap: string, devices: readonl
   if (bitmapIdentity === undefined) return;
   for (const device of devices) {
     if ((await fileIdentity(device.path)) !== bitmapIdentity) continue;
-    throw new UsageError(`-b/--bitmap ${bitmap} is the same file as the ${device.side} device ${device.path}; the bitmap must be a file of its own`);
+    throw new UsageError(`-b/--bitmap ${quoteName(bitmap)} is the same file as the ${device.side} device ${quoteName(device.path)}; the bitmap must be a file of its own`);
   }
 }

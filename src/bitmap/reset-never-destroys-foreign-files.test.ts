@@ -146,15 +146,23 @@ describe('a file that is not a bitmap is never written', { concurrency: 2, timeo
     }
   });
 
-  it('an empty file is taken as a new bitmap without --reset-bitmap', async () => {
+  it('a file with no entries (empty, or a bitmap header alone: what a crash during creation leaves) is taken as new without --reset-bitmap', async () => {
     const dir = await makeTempDir('basyn-foreign-');
     try {
       const p = await pair(dir.path, 15);
-      await writeFile(p.bitmap, '');
-      const run = await runBasyn(p.args(), { timeoutMs: 60_000 });
-      assert.equal(run.code, 0, describeRun(run));
-      assert.ok(await cmp(p.src, p.dst));
-      assert.ok((await parseBitmap(p.bitmap)).body.equals(Buffer.concat(await blockDigestsOfFile(p.src, BLOCK))));
+      const header = encodeOriginalBitmap(2 * SIZE, BLOCK, 7, []);
+      for (const start of [Buffer.alloc(0), header.subarray(0, 10), header]) {
+        await writeImage(p.dst, SIZE, 16);
+        await writeFile(p.bitmap, start);
+        for (const extra of [['--dry-run'], []]) {
+          const run = await runBasyn(p.args(...extra), { timeoutMs: 60_000 });
+          // A dry run finds every block differing (all entries unknown): exit 2 as documented.
+          assert.equal(run.code, extra.length === 0 ? 0 : 2, `${start.length} bytes ${extra.join(' ')}: ${describeRun(run)}`);
+          if (extra.length > 0) assert.match(run.stderr, /dry run: 16 of 16 blocks differ/);
+        }
+        assert.ok(await cmp(p.src, p.dst));
+        assert.ok((await parseBitmap(p.bitmap)).body.equals(Buffer.concat(await blockDigestsOfFile(p.src, BLOCK))));
+      }
     } finally {
       await dir.remove();
     }

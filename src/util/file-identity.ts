@@ -5,7 +5,7 @@
  * following symlinks to the end of the chain even when the last one dangles.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
+import { readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** Symlinks followed before giving up, as the kernel does (ELOOP). */
@@ -76,13 +76,4 @@ export function kindOf(info: Stats): string {
   if (info.isCharacterDevice()) return 'a character device';
   if (info.isSymbolicLink()) return 'a symbolic link';
   return 'not a regular file';
-}
-
-/** The kind of file at `path` (without following a last symlink when `noFollow`), or undefined. */
-export async function kindAt(path: string, noFollow = false): Promise<string | undefined> {
-  try {
-    return kindOf(await (noFollow ? lstat(path) : stat(path)));
-  } catch {
-    return undefined;
-  }
 }
