@@ -16,10 +16,16 @@ import {
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 
-/** Decoded-but-unwritten bytes the agent holds before it stops reading its input. */
-const WRITE_BACKLOG = 64 * 1024 * 1024;
-/** Blocks a read stream compresses at once (libuv's pool has 4 threads by default). */
+/**
+ * Received-but-unwritten writes the agent holds before it stops reading its input: by
+ * bytes, and by count (a zero marker is a few bytes on the wire, but each write held
+ * is a promise, its closures and its buffer here).
+ */
+const WRITE_BACKLOG = { bytes: 32 * 1024 * 1024, items: 1024 };
+/** Blocks a read stream compresses at once (libuv's pool has 4 threads by default)... */
 const ENCODE_AHEAD = 4;
+/** ...and bytes of them: big blocks are compressed one or two at a time. */
+const ENCODE_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export interface AgentOptions {
   software: string;
@@ -56,6 +62,7 @@ export class AgentServer {
   private readonly streams = new Map<number, Stream>();
   private readonly pendingWrites = new Set<Promise<void>>();
   private backlog = 0;
+  private inputPaused = false;
   /** Settles once every WRITE payload received so far has decoded (rejects if one did not). */
   private decodedSoFar: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -290,8 +297,10 @@ export class AgentServer {
 
   private async runReadStream(id: number, s: Stream, device: Device, start: number, end: number, blockSize: number): Promise<void> {
     const encoding: Promise<{ offset: number; rawLength: number; block: Awaited<ReturnType<typeof encodeBlock>> }>[] = [];
+    let encodingBytes = 0;
     const sendOne = async (): Promise<void> => {
       const e = await encoding.shift()!;
+      encodingBytes -= e.rawLength;
       await this.admit(s);
       this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload });
     };
@@ -300,14 +309,20 @@ export class AgentServer {
       const p = encodeBlock(b.data, this.zlevel).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
       p.catch(() => undefined);
       encoding.push(p);
-      if (encoding.length >= ENCODE_AHEAD) await sendOne();
+      encodingBytes += b.data.length;
+      while (encoding.length >= ENCODE_AHEAD || (encoding.length > 1 && encodingBytes > ENCODE_AHEAD_BYTES)) await sendOne();
     }
     while (encoding.length > 0) await sendOne();
   }
 
   private queueWrite(device: Device, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
     this.backlog += rawLength;
-    if (this.backlog > WRITE_BACKLOG) this.input.pause();
+    // Frames already read still arrive after this (at most one read's worth): the
+    // bound is the backlog plus one input chunk of frames.
+    if (!this.inputPaused && (this.backlog > WRITE_BACKLOG.bytes || this.pendingWrites.size >= WRITE_BACKLOG.items)) {
+      this.inputPaused = true;
+      this.input.pause();
+    }
     // Payloads decode in parallel, but a block is written only once every earlier
     // payload has decoded: a bad one fails the session and nothing behind it lands.
     const decoded = decodeBlock(encoding, payload, rawLength);
@@ -330,7 +345,10 @@ export class AgentServer {
   private releaseBacklog(p: Promise<void>, rawLength: number): void {
     this.pendingWrites.delete(p);
     this.backlog -= rawLength;
-    if (this.backlog <= WRITE_BACKLOG / 2 && !this.stopping) this.input.resume();
+    if (this.inputPaused && !this.stopping && this.backlog <= WRITE_BACKLOG.bytes / 2 && this.pendingWrites.size <= WRITE_BACKLOG.items / 2) {
+      this.inputPaused = false;
+      this.input.resume();
+    }
   }
 
   private async flush(device: Device, id: number): Promise<void> {

@@ -18,10 +18,10 @@ import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOpti
 
 /** Reads are issued in units of about this many bytes, whatever the block size. */
 const READ_UNIT = 4 * 1024 * 1024;
-/** Reads kept in flight ahead of the consumer. */
+/** Reads kept in flight ahead of the consumer (fewer when blocks make units bigger than READ_UNIT). */
 const READ_AHEAD = 3;
-/** Bytes of queued writes before write() waits. */
-const WRITE_WINDOW = 32 * 1024 * 1024;
+/** Queued writes before write() waits: bytes, and writes (each one is a system call in flight). */
+const WRITE_WINDOW = { bytes: 16 * 1024 * 1024, items: 256 };
 /** A zero block for a regular file is first read back in pieces of this size... */
 const ZERO_PROBE_PIECE = 256 * 1024;
 /** ...after a first one of this size, which is all a range holding data costs. */
@@ -205,7 +205,7 @@ export class LocalDevice implements Device {
     const pending: { full: Buffer; read: Promise<Buffer> }[] = [];
     let next = start;
     const issue = (): void => {
-      while (pending.length < READ_AHEAD && next < end) {
+      while (pending.length < readsAhead(unit, READ_AHEAD) && next < end) {
         const length = Math.min(unit, end - next);
         const full = reuse ? (free.pop() ?? Buffer.allocUnsafe(bufferSize)) : Buffer.allocUnsafe(length);
         const read = this.readInto(full.subarray(0, length), next);
@@ -265,7 +265,7 @@ export class LocalDevice implements Device {
     const inFlight: Promise<{ offset: number; length: number; buffer: ArrayBuffer; digests: Buffer }>[] = [];
     let next = start;
     const issue = (): void => {
-      while (inFlight.length < READ_AHEAD + threads && next < end) {
+      while (inFlight.length < readsAhead(unit, READ_AHEAD + threads) && next < end) {
         const offset = next;
         const length = Math.min(unit, end - next);
         const memory = free.pop() ?? new ArrayBuffer(bufferSize);
@@ -427,6 +427,14 @@ export class LocalDevice implements Device {
     await this.handle.close().catch(() => undefined);
     await this.lock?.release();
   }
+}
+
+/**
+ * How many reads of `unit` bytes may be in flight: `wanted` of READ_UNIT's bytes at
+ * most (one at least), so a block size of 64 MiB does not hold 3 x 64 MiB of reads.
+ */
+function readsAhead(unit: number, wanted: number): number {
+  return Math.max(1, Math.min(wanted, Math.floor((wanted * READ_UNIT) / unit)));
 }
 
 /** The digests of `data` cut into chunks of `chunkSize` (the last may be short). */

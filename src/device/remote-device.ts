@@ -20,10 +20,12 @@ import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from './
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
-/** Bytes of blocks a read stream may send ahead of the engine. */
+/** Bytes of blocks a read stream may send ahead of the engine... */
 const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
-/** Raw bytes of writes being compressed or sent at once. */
-const WRITE_WINDOW = 16 * 1024 * 1024;
+/** ...and blocks: each one received is decoded and queued here as its own objects. */
+const BLOCK_CREDIT_ITEMS = 1024;
+/** Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs nothing on the wire but is one more object here). */
+const WRITE_WINDOW = { bytes: 16 * 1024 * 1024, items: 256 };
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** The byte streams to an agent, and what can be said when they break. */
@@ -349,7 +351,7 @@ export class RemoteDevice implements Device {
   }
 
   async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<Block> {
-    const credit = Math.max(2, Math.floor(BLOCK_CREDIT_BYTES / blockSize));
+    const credit = Math.max(2, Math.min(BLOCK_CREDIT_ITEMS, Math.floor(BLOCK_CREDIT_BYTES / blockSize)));
     const { id, state } = this.openStream((id) => ({ type: MessageType.ReadStream, id, start, end, blockSize, credit }));
     let expected = start;
     let outstanding = credit;

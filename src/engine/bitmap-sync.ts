@@ -24,8 +24,11 @@ import { ownData } from './sync.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { zipDigests } from './zip-digests.js';
 
-/** A batch is committed when it holds this many bytes of blocks... */
-const BATCH_BYTES = 32 * 1024 * 1024;
+/** A batch is committed when it holds this many bytes of blocks, or this many blocks... */
+const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_ITEMS = 8192;
+/** Moves of one batch in flight at once (in PULL each is a read from the agent). */
+const MOVES_WINDOW = { bytes: BATCH_BYTES, items: 1024 };
 /** ...or when its first block waited this long. */
 const BATCH_MS = 1000;
 const COMMITS_IN_FLIGHT = 2;
@@ -156,7 +159,7 @@ class BitmapCommitter {
     if (this.batch.length === 0) this.batchStarted = performance.now();
     this.batch.push({ index, block, wasUnknown });
     this.batchBytes += block.length;
-    if (this.batchBytes >= BATCH_BYTES) await this.commitBatch();
+    if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_ITEMS) await this.commitBatch();
   }
 
   /** Commits a batch that has waited long enough (called as the scan goes on). */
@@ -192,7 +195,7 @@ class BitmapCommitter {
       await this.bitmap.sync();
     }
     // Blocks of a PULL are read from the agent: keep several reads in flight, not one round trip each.
-    const moves = new BoundedWindow(BATCH_BYTES);
+    const moves = new BoundedWindow(MOVES_WINDOW);
     const written: { index: number; digest: Buffer }[] = [];
     for (const p of batch) {
       await moves.add(p.block.length, async () => {

@@ -15,8 +15,11 @@ import { blockPairs, comparesBytes } from './block-pairs.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** Bytes of differing blocks being moved at once. */
-const TRANSFER_WINDOW = 64 * 1024 * 1024;
+/**
+ * Differing blocks being moved at once: by bytes, and by count, since each small block
+ * in flight is an object, a promise and (in PULL) an outstanding request of its own.
+ */
+const TRANSFER_WINDOW = { bytes: 16 * 1024 * 1024, items: 1024 };
 
 export async function syncDevices(source: Device, destination: Device, ctx: EngineContext): Promise<TransferCounters> {
   const counters = emptyCounters();

@@ -18,10 +18,15 @@ export interface EncodedBlock {
 
 let zeros = Buffer.alloc(0);
 
+/** `length` zero bytes from the shared buffer: read-only by convention. */
+function zeroBytes(length: number): Buffer {
+  if (zeros.length < length) zeros = Buffer.alloc(Math.max(length, 64 * 1024));
+  return zeros.subarray(0, length);
+}
+
 /** True when every byte of `data` is zero (memcmp against a shared zero buffer). */
 export function isAllZero(data: Uint8Array): boolean {
-  if (zeros.length < data.length) zeros = Buffer.alloc(Math.max(data.length, 64 * 1024));
-  return Buffer.compare(data, zeros.subarray(0, data.length)) === 0;
+  return Buffer.compare(data, zeroBytes(data.length)) === 0;
 }
 
 const SAMPLE = 8 * 1024;
@@ -70,7 +75,9 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
       return payload;
     case Encoding.Zero:
       if (payload.length !== 0) throw new ProtocolError('zero block carries a payload');
-      return Buffer.alloc(rawLength);
+      // One shared buffer of zeros, not an allocation per marker: a run of zero blocks
+      // held in a window costs objects, not memory. Nothing writes into decoded blocks.
+      return zeroBytes(rawLength);
     case Encoding.Zlib: {
       let out: Buffer;
       try {
