@@ -18,7 +18,7 @@ const BLOCKS = Math.ceil(SIZE / BLOCK);
 
 /** The documented top-level fields (README "JSON output", report/json-report.ts); only ever added to. */
 const FIELDS = [
-  'schema', 'basyn', 'ok', 'exitCode', 'action', 'mode', 'dryRun', 'hash', 'bufferSize', 'chunkSize', 'zlevel', 'host',
+  'schema', 'basyn', 'ok', 'exitCode', 'action', 'mode', 'dryRun', 'destination', 'bitmapOnly', 'hash', 'bufferSize', 'chunkSize', 'zlevel', 'host',
   'size', 'local', 'remote', 'blocks', 'chunks', 'writes', 'bytesSent', 'wire', 'seconds', 'bandwidth', 'recheck',
   'bitmap', 'differences', 'error',
 ];
@@ -73,6 +73,8 @@ for (const place of places) {
     assert.equal(j.action, 'PUSH');
     assert.equal(j.mode, 'SYNC');
     assert.equal(j.dryRun, false);
+    assert.equal(j.destination, 'remote');
+    assert.equal(j.bitmapOnly, false);
     assert.equal(j.hash, 'SHA1');
     assert.equal(j.bufferSize, BLOCK);
     assert.equal(j.chunkSize, null);
