@@ -207,6 +207,7 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
   log.verbose(ssh !== undefined ? `connecting to ${settings.host} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
+    onSkippedOutput: (description) => log.debug(description),
     // The small agent when node:crypto has the hash: less to send and to parse.
     variant: settings.hash.nodeName !== undefined ? 'core' : 'full',
   });
