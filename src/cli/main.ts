@@ -13,10 +13,12 @@ import { VERSION } from '../version.js';
 import { EXIT_OK, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
 import { parseOptions, type Options } from './options.js';
+import { refuseArgumentsNotUtf8 } from './raw-arguments.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: Options;
   try {
+    refuseArgumentsNotUtf8(argv);
     options = parseOptions(argv);
   } catch (error) {
     if (error instanceof UsageError) {

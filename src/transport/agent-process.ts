@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
 import { ProtocolStart } from './protocol-start.js';
 import { quoteShellWord } from './shell-words.js';
+import { workingDirectoryIsGone } from '../util/working-directory.js';
 
 export interface SshTarget {
   host: string;
@@ -142,6 +143,8 @@ export class AgentProcess implements AgentLink {
       child = spawn(program!, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
+        // Its hashing threads need a working directory; relative paths were refused already.
+        cwd: workingDirectoryIsGone() ? '/' : undefined,
         env: { ...process.env, ...options.env },
       });
       where = 'this machine';
