@@ -10,7 +10,8 @@ Usage: basyn -l LOCAL -r REMOTE [-h HOST [-p PORT] [-u USER]] [-a PUSH|PULL -m S
 
 Devices and host (* mandatory):
  * -l, --local=PATH     Local device or image file (e.g. /dev/sda1)
- * -r, --remote=PATH    Remote device or image file (e.g. /dev/vg_backups/copy-sda1)
+ * -r, --remote=PATH    Remote device or image file (e.g. /dev/vg_backups/copy-sda1);
+                        a leading ~/ is the home of the user opening it (the remote user's)
    -h, --host=HOST      Remote SSH host. Without it the remote device is on this machine,
                         no SSH is used, and basyn compares both devices byte for byte
                         itself. (-h is the host; use --help for this text.)
