@@ -23,6 +23,7 @@ import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/has
 import { formatBytes } from '../report/units.js';
 import { quoteName } from '../report/quote.js';
 import { AgentProcess } from '../transport/agent-process.js';
+import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
 
 export interface RunSettings {
   local?: string;
@@ -89,6 +90,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const action = settings.action;
   const opened: { local?: LocalDevice; remote?: Device } = {};
+  checkRelativePaths(settings);
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
@@ -109,6 +111,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
           ? await openRemote(agent, settings, writable, createSize, log)
           : await openLocal(settings.remote, 'remote', settings, digest, writable, createSize, log);
       }
+      // An empty source is refused before the destination is opened, let alone created.
+      const device = opened[side];
+      if (action !== undefined && !isDestination && device?.size === 0) throw emptyDeviceError(device);
     }
     const { local, remote } = opened;
     const size = checkSizes(action, local, remote);
@@ -116,7 +121,8 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const ctx: EngineContext = {
       size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, signal, progress, log,
       // "As many as there are cores": each side caps it at its own core count.
-      hashThreads: 64,
+      // Worker threads cannot start without a working directory: hash on this one then.
+      hashThreads: workingDirectoryIsGone() ? 1 : 64,
       hashThreadsWorthIt: settings.hash.name !== 'XXH128',
       dryRun: settings.dryRun === true,
       onDifference: hooks.onDifference,
@@ -209,6 +215,15 @@ function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
   return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
 }
 
+/** Paths this machine resolves (over ssh the remote path is the remote side's). */
+function checkRelativePaths(settings: RunSettings): void {
+  if (settings.local !== undefined) checkRelativePath(settings.local, 'local device', { side: 'local', device: settings.local });
+  if (settings.remote !== undefined && settings.host === undefined) {
+    checkRelativePath(settings.remote, 'remote device', { side: 'remote', device: settings.remote });
+  }
+  if (settings.bitmap !== undefined) checkRelativePath(settings.bitmap, 'bitmap', {});
+}
+
 function trafficOf(device: Device | undefined): { rx: number; tx: number } {
   return device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: 0 };
 }
@@ -218,6 +233,7 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
   log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
+    onSkippedOutput: (description) => log.debug(description),
     // The small agent when node:crypto has the hash: less to send and to parse.
     variant: settings.hash.nodeName !== undefined ? 'core' : 'full',
   });
@@ -297,11 +313,13 @@ async function checkSizesUnchanged(devices: (Device | undefined)[]): Promise<voi
   }
 }
 
+function emptyDeviceError(d: Device): DeviceError {
+  return new DeviceError(`${d.label} is empty (0 bytes); there is nothing to sync`, { side: d.side, device: d.path });
+}
+
 function checkSizes(action: Action | undefined, local: Device | undefined, remote: Device | undefined): number {
   for (const d of [local, remote]) {
-    if (d !== undefined && d.size === 0) {
-      throw new DeviceError(`${d.label} is empty (0 bytes); there is nothing to sync`, { side: d.side, device: d.path });
-    }
+    if (d !== undefined && d.size === 0) throw emptyDeviceError(d);
   }
   if (local === undefined || remote === undefined) return (local ?? remote)!.size;
   if (action === 'PUSH' && remote.size < local.size) {

@@ -17,6 +17,7 @@ import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, errorLine, exitCodeOf, oneLine } fro
 import { helpText } from './help.js';
 import { parseOptions } from './command-line.js';
 import type { Options } from '../options/options.js';
+import { refuseArgumentsNotUtf8 } from './raw-arguments.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   // Every byte the command prints goes through these two, so an output that cannot be
@@ -25,6 +26,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const stderr = new SafeOutput(process.stderr, 'standard error');
   let options: Options;
   try {
+    refuseArgumentsNotUtf8(argv);
     options = parseOptions(argv);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -3,8 +3,9 @@
  * local side, and the agent serves one to the other end of the protocol.
  */
 import { constants } from 'node:fs';
-import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { open, readlink, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
+import { availableParallelism, homedir } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
 import { quoteName } from '../report/quote.js';
 import { DigestPool } from '../hash/digest-pool.js';
@@ -74,14 +75,17 @@ export class LocalDevice implements Device {
     this.label = label;
   }
 
-  static async open(path: string, options: LocalDeviceOptions): Promise<LocalDevice> {
+  static async open(named: string, options: LocalDeviceOptions): Promise<LocalDevice> {
     const side = options.side ?? 'local';
-    const label = options.label ?? `${side} device ${quoteName(path)}`;
-    const context: ErrorContext = { side, device: path, operation: 'open' };
+    // The remote path never met a shell: its ~ is expanded here, where it is opened.
+    const path = side === 'remote' ? expandHome(named) : named;
+    const label = options.label ?? `${side} device ${quoteName(named)}${path !== named ? ` (${quoteName(path)})` : ''}`;
+    const context: ErrorContext = { side, device: named, operation: 'open' };
     const fail = (why: string, cause?: unknown): never => {
       throw new DeviceError(`cannot open ${label}: ${why}`, context, { cause });
     };
     if (path === '') fail('empty path');
+    if (/^~[^/]/.test(path)) fail('~user is not expanded (only ~ and ~/ are); give the full path');
     // stat before open: opening a FIFO would block until a writer appears.
     let info;
     let freshFrom = Number.MAX_SAFE_INTEGER;
@@ -91,7 +95,9 @@ export class LocalDevice implements Device {
       if (options.createSize === undefined || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
         return fail(systemErrorText(error), error);
       }
-      await createImage(path, options.createSize).catch((e: unknown) => fail(`cannot create it: ${systemErrorText(e)}`, e));
+      const target = await danglingLinkTarget(path);
+      const named = target === path ? 'it' : `the symlink's target ${target}`;
+      await createImage(target, options.createSize).catch((e: unknown) => fail(`cannot create ${named}: ${systemErrorText(e)}`, e));
       info = await stat(path);
       freshFrom = 0;
     }
@@ -444,6 +450,36 @@ export function chunkDigestsOf(data: Buffer, chunkSize: number, digest: DigestFu
     out.push(digest(data.subarray(at, Math.min(at + chunkSize, data.length))));
   }
   return out;
+}
+
+/**
+ * `~` and a leading `~/` mean the home directory of the user opening the device ($HOME),
+ * as scp and rsync take them in a remote path: over ssh, the remote user's.
+ */
+function expandHome(path: string): string {
+  if (path !== '~' && !path.startsWith('~/')) return path;
+  return join(homedir(), path.slice(1));
+}
+
+/**
+ * Where a missing file named `path` is to be created: `path` itself, or, when it is a
+ * symlink to nothing, the file it points to, as a shell's `>` or cp would write
+ * through it. Creating with O_EXCL at the link itself would fail (EEXIST), and
+ * replacing the link would leave its target missing.
+ */
+async function danglingLinkTarget(path: string): Promise<string> {
+  let at = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let target: string;
+    try {
+      target = await readlink(at);
+    } catch {
+      return at; // not a symlink (or nothing there): create it here
+    }
+    // join, not resolve: a relative link needs no working directory.
+    at = isAbsolute(target) ? target : join(dirname(at), target);
+  }
+  return at; // a loop of links: creating at one of them fails, saying so
 }
 
 /** Creates a sparse regular file of `size` bytes, failing if anything exists there. */

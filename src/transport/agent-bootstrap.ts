@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { START_MARKER } from './protocol-start.js';
 
 /** Exit codes of the bootstrap, so the client can say what went wrong. */
 export const BOOTSTRAP_EXIT_OLD_NODE = 97;
@@ -16,11 +17,14 @@ export const MIN_NODE_MAJOR = 20;
  * Must contain no single quote (it travels inside '...' through the remote shell)
  * and must read exactly the script's bytes, leaving the protocol on stdin. The script
  * arrives deflated (raw deflate): u32 big-endian length, then the compressed bytes.
+ * Its first write on stdout is the start marker, so that whatever the remote shell
+ * printed before node ran can be told apart from the protocol.
  */
 export const BOOTSTRAP = [
   `const v=process.versions.node.split(".").map(Number);`,
   `if(v[0]<${MIN_NODE_MAJOR}){process.stderr.write("basyn: remote node "+process.version+" is too old, basyn needs node >= ${MIN_NODE_MAJOR}\\n");process.exit(${BOOTSTRAP_EXIT_OLD_NODE})}`,
   `const fs=require("fs");`,
+  `fs.writeSync(1,${JSON.stringify(START_MARKER.toString('latin1'))});`,
   `function rd(n){const b=Buffer.alloc(n);let o=0;while(o<n){let k=0;try{k=fs.readSync(0,b,o,n-o,null)}catch(e){if(e.code==="EAGAIN"){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,5);continue}throw e}if(k===0)process.exit(${BOOTSTRAP_EXIT_NO_SCRIPT});o+=k}return b}`,
   `const s=require("zlib").inflateRawSync(rd(rd(4).readUInt32BE(0))).toString("utf8");`,
   `const m={exports:{}};new Function("require","module","exports",s)(require,m,m.exports);`,

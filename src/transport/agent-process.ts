@@ -9,7 +9,9 @@ import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
 import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
+import { ProtocolStart } from './protocol-start.js';
 import { quoteShellWord } from './shell-words.js';
+import { workingDirectoryIsGone } from '../util/working-directory.js';
 
 export interface SshTarget {
   host: string;
@@ -31,6 +33,8 @@ export interface AgentProcessOptions {
   variant?: AgentVariant;
   /** Receives each line the agent or ssh writes to stderr. */
   onStderrLine?: (line: string) => void;
+  /** Receives what the remote side wrote on stdout before the agent started (a shell's banner), described. */
+  onSkippedOutput?: (description: string) => void;
   /** Extra environment for a local agent (tests). */
   env?: NodeJS.ProcessEnv;
 }
@@ -92,6 +96,7 @@ export class AgentProcess implements AgentLink {
   private readonly stderrTail: string[] = [];
   private exit: AgentExit | undefined;
   private spawnFailure: string | undefined;
+  private readonly start: ProtocolStart;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -102,10 +107,16 @@ export class AgentProcess implements AgentLink {
     private readonly node: string,
     /** The program spawned here, and the option that named it, to explain a failed start. */
     private readonly program: { path: string; option: string | undefined },
+    onSkippedOutput: ((description: string) => void) | undefined,
   ) {
     this.where = where;
     this.stdin = child.stdin!;
-    this.stdout = child.stdout!;
+    this.start = new ProtocolStart(child.stdout!, {
+      skipped: () => onSkippedOutput?.(this.start.describeSkipped()),
+      // Whatever runs there will not start the agent: don't wait for it to end.
+      overflowed: () => this.kill(),
+    });
+    this.stdout = this.start.input;
     // EPIPE when the agent is gone is reported through the exit, not as a crash.
     this.stdin.on('error', () => undefined);
     let partial = '';
@@ -176,13 +187,15 @@ export class AgentProcess implements AgentLink {
       child = spawn(program!, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
+        // Its hashing threads need a working directory; relative paths were refused already.
+        cwd: workingDirectoryIsGone() ? '/' : undefined,
         env: { ...process.env, ...options.env },
       });
       where = 'this machine';
       started = { path: program!, option: sudo ? '--sudo' : options.remoteNode !== undefined ? '--remote-node' : undefined };
     }
     killWithThisProcess(child, sudo && options.ssh === undefined);
-    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started);
+    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started, options.onSkippedOutput);
     agent.stdin.write(framedAgentScript(options.variant ?? 'full'));
     return agent;
   }
@@ -244,6 +257,13 @@ export class AgentProcess implements AgentLink {
       return this.node === 'node'
         ? `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH, or --remote-node=PATH)`
         : `${quoteName(this.node)} was not found on ${this.where} (--remote-node)`;
+    }
+    const noStart = this.start.describeFailure();
+    if (noStart !== undefined) {
+      const hint = this.isSsh
+        ? "is the remote shell clean? (look in the remote user's shell start-up files, such as ~/.bashrc or ~/.profile, for commands that exit or keep ssh's command from running)"
+        : `is ${quoteName(this.program.path)} a node that runs basyn's bootstrap${this.program.option !== undefined ? ` (${this.program.option})` : ''}?`;
+      return `the agent on ${this.where} did not start: ${noStart}; ${hint}`;
     }
     // Over ssh the child is the ssh client: a signal killed ssh itself, not the agent.
     if (this.isSsh && exit.signal !== null) return `ssh to ${this.where} was killed by ${exit.signal}`;

@@ -1,0 +1,108 @@
+/**
+ * The start of the protocol on the agent's stdout. A remote login shell may print a
+ * banner (a "Welcome", a fortune, an echo in ~/.bashrc) on stdout before it runs the
+ * bootstrap; read as frames, those bytes give nonsense lengths. So the bootstrap
+ * writes START_MARKER first, and the client skips whatever came before it: shown with
+ * --debug, never interpreted. If the marker never comes, the agent did not start, and
+ * the bytes received instead are the best clue there is to why.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { quoteBytes } from '../util/quote-bytes.js';
+
+/** Written by the bootstrap to its stdout before anything else; the protocol follows it. */
+export const START_MARKER = Buffer.from('\x00basyn-agent-start\n', 'latin1');
+
+/**
+ * Bytes the client reads while it waits for the marker. A banner is a few lines; a
+ * remote side that sends more than this without the marker is not going to start the
+ * agent, and reading on would only hold the run.
+ */
+export const PREAMBLE_LIMIT = 64 * 1024;
+
+/** How much of the skipped text --debug shows, and of its first line an error shows. */
+const SHOWN_BYTES = 1024;
+const FIRST_LINE_BYTES = 200;
+
+export type StartState = 'waiting' | 'started' | 'ended' | 'overflowed';
+
+/**
+ * Wraps the agent's stdout: `input` carries only what follows the marker. Until the
+ * marker comes, the bytes before it are kept (bounded by PREAMBLE_LIMIT plus one
+ * chunk); when the source ends or passes the limit first, `input` ends and `state`
+ * says why.
+ */
+export class ProtocolStart {
+  readonly input: Readable;
+  state: StartState = 'waiting';
+  /** Bytes received before the marker (all of them, up to the limit). */
+  preamble: Buffer = Buffer.alloc(0);
+
+  constructor(
+    source: Readable,
+    handlers: {
+      /** The marker came after `preamble.length` > 0 bytes of something else. */
+      skipped?: (preamble: Buffer) => void;
+      /** More than the limit came without a marker: the agent will not start. */
+      overflowed?: () => void;
+    } = {},
+    private readonly limit = PREAMBLE_LIMIT,
+  ) {
+    const output = new PassThrough();
+    this.input = output;
+    let searchFrom = 0;
+    const forward = (chunk: Buffer): void => {
+      if (!output.write(chunk)) source.pause();
+    };
+    output.on('drain', () => source.resume());
+    const waitForMarker = (chunk: Buffer): void => {
+      this.preamble = this.preamble.length === 0 ? chunk : Buffer.concat([this.preamble, chunk]);
+      const at = this.preamble.indexOf(START_MARKER, searchFrom);
+      if (at >= 0) {
+        const rest = this.preamble.subarray(at + START_MARKER.length);
+        this.preamble = this.preamble.subarray(0, at);
+        this.state = 'started';
+        source.removeListener('data', waitForMarker);
+        if (this.preamble.length > 0) handlers.skipped?.(this.preamble);
+        source.on('data', forward);
+        if (rest.length > 0) forward(rest);
+        return;
+      }
+      // The marker may be split across chunks: search again from where it could begin.
+      searchFrom = Math.max(0, this.preamble.length - START_MARKER.length + 1);
+      if (this.preamble.length > this.limit) {
+        this.state = 'overflowed';
+        source.removeListener('data', waitForMarker);
+        source.destroy();
+        handlers.overflowed?.();
+        output.end();
+      }
+    };
+    source.on('data', waitForMarker);
+    const ended = (): void => {
+      if (this.state === 'waiting') this.state = 'ended';
+      if ((this.state === 'ended' || this.state === 'started') && !output.writableEnded) output.end();
+    };
+    source.on('end', ended);
+    // A process that could not be started closes its pipes without an 'end'.
+    source.on('close', ended);
+    source.on('error', (error) => {
+      if (this.state === 'waiting' || this.state === 'started') output.destroy(error);
+    });
+  }
+
+  /** With --debug: what the remote side printed before the agent started. */
+  describeSkipped(): string {
+    return `skipped ${this.preamble.length} bytes that the remote side wrote on stdout before the agent started: ${quoteBytes(this.preamble, SHOWN_BYTES)}`;
+  }
+
+  /** Why the agent did not start, from what came instead of the marker; undefined if nothing came. */
+  describeFailure(): string | undefined {
+    if (this.preamble.length === 0 || (this.state !== 'ended' && this.state !== 'overflowed')) return undefined;
+    const newline = this.preamble.indexOf(0x0a);
+    const firstLine = this.preamble.subarray(0, newline >= 0 ? newline + 1 : this.preamble.length);
+    const what = this.state === 'overflowed'
+      ? `more than ${this.limit} bytes without it`
+      : `${this.preamble.length} byte${this.preamble.length === 1 ? '' : 's'}, then its output ended`;
+    return `instead of basyn's start marker its output began with ${quoteBytes(firstLine, FIRST_LINE_BYTES)} (${what})`;
+  }
+}
