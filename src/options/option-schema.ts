@@ -60,7 +60,7 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
   },
   {
     key: 'remote', long: 'remote', short: 'r', library: { name: 'remote', calls: ALL }, kind: text(),
-    help: { group: 'devices', placeholder: 'PATH', mandatory: true, text: 'Remote device or image file (e.g. /dev/vg_backups/copy-sda1)' },
+    help: { group: 'devices', placeholder: 'PATH', mandatory: true, text: "Remote device or image file (e.g. /dev/vg_backups/copy-sda1); a leading ~/ is the home of the user opening it (the remote user's)" },
   },
   {
     key: 'host', long: 'host', short: 'h', library: { name: 'host', calls: ALL },
