@@ -141,8 +141,10 @@ export async function startSshd(): Promise<(SshdFixture & { stopSync(): void }) 
       rmSync(dir.path, { recursive: true, force: true });
     },
   };
-  // Ready when a real login works.
-  const deadline = Date.now() + 15_000;
+  // Ready when a real login works. A login runs the remote user's shell start-up files,
+  // which take seconds on a loaded machine: wait generously rather than skip (or, in CI,
+  // fail) every ssh test.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) {
       const reason = `sshd exited at start: ${log.trim()}`;
@@ -150,12 +152,13 @@ export async function startSshd(): Promise<(SshdFixture & { stopSync(): void }) 
       return reason;
     }
     try {
-      await execFileAsync(wrapper, ['-o', 'BatchMode=yes', '-p', String(port), '127.0.0.1', 'true'], { timeout: 5000 });
+      await execFileAsync(wrapper, ['-o', 'BatchMode=yes', '-p', String(port), '127.0.0.1', 'true'], { timeout: 20_000 });
       return fixture;
     } catch (error) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        const reason = `sshd did not accept a login within 15 s: ${String(error)} ${log.trim()}`;
+        rmSync(dir.path, { recursive: true, force: true });
+        const reason = `sshd did not accept a login within 60 s: ${String(error)} ${log.trim()}`;
         if (process.env.CI === 'true') throw new Error(reason);
         return reason;
       }
