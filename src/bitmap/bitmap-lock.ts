@@ -10,9 +10,9 @@
  * reach one bitmap through two names (a symlink, a hard link) exclude each other;
  * a bitmap not created yet is known by the real path it will be created at.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, unlink } from 'node:fs/promises';
+import { link, lstat, open, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { lockName, type NamedLock } from '../device/device-lock.js';
@@ -154,10 +154,7 @@ async function lockFile(bitmapPath: string, path: string): Promise<{ release(): 
   const me = `${process.pid} ${hostname()}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      // Exclusive create: never opens (or truncates) a file that is already there.
-      const f = await open(path, 'wx', 0o644);
-      await f.writeFile(me);
-      await f.close();
+      await createWithContent(path, me);
       let released = false;
       return {
         release: async () => {
@@ -178,4 +175,39 @@ async function lockFile(bitmapPath: string, path: string): Promise<{ release(): 
     await unlink(path).catch(() => undefined);
   }
   throw new BitmapError(`cannot lock bitmap ${quoteName(bitmapPath)}: the lock file keeps reappearing`, { device: bitmapPath, operation: 'lock' });
+}
+
+/**
+ * Creates `path` holding `content`, never opening (or truncating) a file already there,
+ * and never leaving it empty: the content is written to a private file first and
+ * hard-linked into place, which fails with EEXIST like an exclusive create. A run killed
+ * between an exclusive create and its write left an empty lock, which no run can tell
+ * from one being written on another host, so it was refused until deleted by hand.
+ * Where hard links are not supported (FAT), the lock is created exclusively and written.
+ */
+async function createWithContent(path: string, content: string): Promise<void> {
+  const temporary = `${path}.${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(temporary, content, { flag: 'wx', mode: 0o644 });
+  } catch {
+    return createExclusively(path, content);
+  }
+  try {
+    await link(temporary, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return createExclusively(path, content);
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+async function createExclusively(path: string, content: string): Promise<void> {
+  const f = await open(path, 'wx', 0o644);
+  try {
+    await f.writeFile(content);
+  } finally {
+    await f.close();
+  }
 }
