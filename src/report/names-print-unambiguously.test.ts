@@ -134,7 +134,7 @@ describe('through the basyn command', () => {
     const r = await runBasyn(['-l', source, '-r', destination, '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap]);
     assert.equal(r.code, 2, describeRun(r));
     assert.doesNotMatch(r.stderr, RAW_CONTROL);
-    assert.ok(r.stderr.includes(`bitmap ${quoteName(bitmap)}:`), r.stderr);
+    assert.ok(r.stderr.includes(`bitmap ${quoteName(bitmap)} is not a basyn bitmap`), r.stderr);
   });
 
   test('what the remote side prints on stderr is escaped, in --debug and in the error line', async () => {
