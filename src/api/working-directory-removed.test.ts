@@ -10,7 +10,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { cmp, sha256File, writeImage } from '../test-support/images.js';
+import { cmp, imagePair, sha256File, type ImagePair } from '../test-support/images.js';
 import { BASYN_BIN } from '../test-support/paths.js';
 import { LOCAL_AGENT_PLACE, IN_PROCESS_PLACE, describeRun } from '../test-support/run-places.js';
 import type { BasynRun } from '../test-support/run-basyn.js';
@@ -39,13 +39,9 @@ async function runInRemovedFolder(args: string[]): Promise<BasynRun> {
   );
 }
 
-async function pair(): Promise<{ source: string; destination: string }> {
+async function pair(): Promise<ImagePair> {
   n++;
-  const source = join(dir.path, `s${n}.img`);
-  const destination = join(dir.path, `d${n}.img`);
-  await writeImage(source, SIZE, n);
-  await writeImage(destination, SIZE, 100 + n);
-  return { source, destination };
+  return imagePair(dir.path, `p${n}`, SIZE, n, 'all');
 }
 
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);

@@ -9,7 +9,7 @@ import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cmp, sha256File, writeImage } from '../test-support/images.js';
+import { cmp, imagePair, sha256File, type ImagePair } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { runPlaces } from '../test-support/run-places.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
@@ -30,13 +30,9 @@ after(async () => {
   await dir?.remove();
 });
 
-async function pair(): Promise<{ source: string; destination: string }> {
+async function pair(): Promise<ImagePair> {
   n++;
-  const source = join(dir.path, `s${n}.img`);
-  const destination = join(dir.path, `d${n}.img`);
-  await writeImage(source, SIZE, n);
-  await writeImage(destination, SIZE, 100 + n);
-  return { source, destination };
+  return imagePair(dir.path, `p${n}`, SIZE, n, 'all');
 }
 
 const q = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;

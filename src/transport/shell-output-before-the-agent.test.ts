@@ -11,7 +11,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { cmp, sha256File, writeImage } from '../test-support/images.js';
+import { cmp, imagePair, sha256File, type ImagePair } from '../test-support/images.js';
 import { describeRun, runPlaces } from '../test-support/run-places.js';
 import { runBasyn } from '../test-support/run-basyn.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
@@ -59,13 +59,9 @@ async function sshRunningFirst(prefix: string): Promise<string> {
   return path;
 }
 
-async function pair(): Promise<{ source: string; destination: string }> {
+async function pair(): Promise<ImagePair> {
   n++;
-  const source = join(dir.path, `s${n}.img`);
-  const destination = join(dir.path, `d${n}.img`);
-  await writeImage(source, SIZE, 10 + n);
-  await writeImage(destination, SIZE, 100 + n);
-  return { source, destination };
+  return imagePair(dir.path, `p${n}`, SIZE, 10 + n, 'all');
 }
 
 for (const action of ['PUSH', 'PULL'] as const) {
