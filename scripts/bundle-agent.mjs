@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node18',
   format: 'cjs',
   minify: true,
   legalComments: 'none',

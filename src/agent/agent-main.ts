@@ -5,7 +5,7 @@
  */
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
+import { keepToBaselineCompiler } from '../util/node-features.js';
 import { VERSION } from '../version.js';
 import { AgentServer } from './agent-server.js';
 
@@ -14,8 +14,9 @@ import { AgentServer } from './agent-server.js';
 // grows with the length of the run (their code pages and working memory: about 8 MiB
 // more RSS on a 4 GiB SYNC than on a 1 GiB one). Capped at the baseline compiler, the
 // agent's footprint is flat. --max-opt (unlike --no-opt) also covers Maglev, on by
-// default in newer nodes; set before any of the agent's code has run hot.
-setFlagsFromString('--max-opt=1');
+// default in newer nodes; set before any of the agent's code has run hot. (Node 18's
+// V8 has no --max-opt: see util/node-features.ts.)
+keepToBaselineCompiler();
 
 function protocolOutput(): Writable {
   // process.stdout writes synchronously to pipes on Linux, which would stall the

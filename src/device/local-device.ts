@@ -5,10 +5,11 @@
 import { constants } from 'node:fs';
 import { open, readlink, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { availableParallelism, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
 import { quoteName } from '../report/quote.js';
 import { DigestPool } from '../hash/digest-pool.js';
+import { usableCpus } from '../util/node-features.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
@@ -243,7 +244,7 @@ export class LocalDevice implements Device {
 
   /** Block digests; each `data` is valid only until the next block is asked for (buffers are reused). */
   async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
-    const threads = Math.min(options?.threads ?? 1, availableParallelism());
+    const threads = Math.min(options?.threads ?? 1, usableCpus());
     if (threads > 1 && end > start) {
       yield* this.parallelDigests(start, end, blockSize, threads, signal);
       return;

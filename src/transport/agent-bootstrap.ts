@@ -11,7 +11,7 @@ import { START_MARKER } from './protocol-start.js';
 /** Exit codes of the bootstrap, so the client can say what went wrong. */
 export const BOOTSTRAP_EXIT_OLD_NODE = 97;
 export const BOOTSTRAP_EXIT_NO_SCRIPT = 98;
-export const MIN_NODE_MAJOR = 20;
+export const MIN_NODE_MAJOR = 18;
 
 /**
  * Must contain no single quote (it travels inside '...' through the remote shell)

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
-import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
+import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
 import { ProtocolStart } from './protocol-start.js';
 import { quoteShellWord } from './shell-words.js';
 import { workingDirectoryIsGone } from '../util/working-directory.js';
@@ -255,7 +255,7 @@ export class AgentProcess implements AgentLink {
     }
     if (exit.code === 127) {
       return this.node === 'node'
-        ? `node was not found on ${this.where} (basyn needs node >= 20 on the remote PATH, or --remote-node=PATH)`
+        ? `node was not found on ${this.where} (basyn needs node >= ${MIN_NODE_MAJOR} on the remote PATH, or --remote-node=PATH)`
         : `${quoteName(this.node)} was not found on ${this.where} (--remote-node)`;
     }
     const noStart = this.start.describeFailure();
