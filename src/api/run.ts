@@ -21,7 +21,7 @@ import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
 import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
-import { quoteName } from '../report/quote.js';
+import { quoteName, quoteText } from '../report/quote.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
 
@@ -251,6 +251,8 @@ async function openRemote(agent: AgentProcess, settings: RunSettings, writable: 
     label: `remote device ${quoteName(settings.remote!)}${where}`,
   });
   log.verbose(`remote device ${quoteName(settings.remote!)}${where}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}; agent ${device.software}`);
+  // The agent's HELLO names its node: "basyn-agent 0.1.0 node v18.20.8".
+  log.debug(`the agent${where} runs ${quoteText(device.software)}`);
   return device;
 }
 

@@ -40,7 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return delivered(EXIT_OK, stdout, stderr);
   }
   if (options.version) {
-    stdout.write(`basyn ${VERSION}\n`);
+    stdout.write(`basyn ${VERSION} node ${process.version}\n`);
     return delivered(EXIT_OK, stdout, stderr);
   }
 
@@ -48,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const runOver = handleSignals(controller, stderr);
   // With --json, stdout carries the JSON document alone: verbose lines go to stderr.
   const log = consoleLog(options, options.json ? stderr : stdout, stderr);
+  log.debug(`this end runs basyn ${VERSION} on node ${process.version}`);
   const differences: { offset: number; length: number }[] = [];
   let result: RunResult | undefined;
   let exitCode = EXIT_OK;

@@ -66,11 +66,11 @@ describe('--help and --version', () => {
     assert.equal(await sha256File(b), hb);
   });
 
-  test('--version prints the package version and exits 0', async () => {
+  test('--version prints the package version and the node running it, and exits 0', async () => {
     const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const r = await runBasyn(['--version']);
     assert.equal(r.code, 0, describeRun(r));
-    assert.equal(r.stdout.trim(), `basyn ${pkg.version}`);
+    assert.equal(r.stdout, `basyn ${pkg.version} node ${process.version}\n`);
   });
 
   test('-h alone is the host option missing its value, not help', async () => {

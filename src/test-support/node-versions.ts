@@ -9,13 +9,16 @@ import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './paths.js';
 
 interface NodeVersionsScript {
-  installNode(major: number): string;
+  installNode(major: number | string): string;
 }
 
-const found = new Map<number, string>();
+const found = new Map<number | string, string>();
 
-/** The path of a node binary of this major version, or the reason there is none. */
-export async function nodeBinary(major: number): Promise<{ path: string; version: string } | string> {
+/**
+ * The path of a node binary of this major version (or of this exact version,
+ * "18.0.0"), or the reason there is none.
+ */
+export async function nodeBinary(major: number | string): Promise<{ path: string; version: string } | string> {
   let path = found.get(major);
   try {
     if (path === undefined) {
@@ -30,4 +33,10 @@ export async function nodeBinary(major: number): Promise<{ path: string; version
     if (process.env.CI === 'true') throw new Error(reason);
     return reason;
   }
+}
+
+/** A node of this major version: the one running the tests when it is that version. */
+export async function nodeOfMajor(major: number): Promise<{ path: string; version: string } | string> {
+  if (Number(process.versions.node.split('.')[0]) === major) return { path: process.execPath, version: process.version };
+  return nodeBinary(major);
 }

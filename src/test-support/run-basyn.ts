@@ -13,6 +13,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** The node that runs the command (default: the one running the tests). */
+  node?: string;
 }
 
 export interface StartedBasyn {
@@ -27,7 +29,7 @@ export interface StartedBasyn {
 
 /** Starts the command and hands back the child, for tests that signal it while it runs. */
 export function startBasyn(args: readonly string[], options: RunOptions = {}): StartedBasyn {
-  const child = spawn(process.execPath, [BASYN_BIN, ...args], {
+  const child = spawn(options.node ?? process.execPath, [BASYN_BIN, ...args], {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -237,6 +237,16 @@ export class AgentProcess implements AgentLink {
     return this.exit !== undefined;
   }
 
+  /** The bootstrap's line about a node below MIN_NODE_MAJOR, said with where that node is and what to do. */
+  private oldNode(line: string): string {
+    const found = /\bnode (v\d+[\w.-]*)/.exec(line)?.[1];
+    if (found === undefined) return line.replace(/^basyn: /, '');
+    const remedy = this.isSsh
+      ? `install node >= ${MIN_NODE_MAJOR} there (Debian 12's and Ubuntu 24.04's nodejs package will do) or name one with --remote-node`
+      : 'name a newer node with --remote-node';
+    return `${quoteName(this.node)} on ${this.where} is node ${found}, too old for basyn's agent, which needs node >= ${MIN_NODE_MAJOR}: ${remedy}`;
+  }
+
   /** One line saying why the agent is gone, from its exit status and last stderr lines. */
   explainExit(): string {
     const exit = this.exit;
@@ -245,7 +255,7 @@ export class AgentProcess implements AgentLink {
     const last = lastLine !== undefined ? quoteText(lastLine) : undefined;
     if (this.spawnFailure !== undefined) return this.spawnFailure;
     if (exit === undefined) return `the agent on ${this.where} stopped answering`;
-    if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return last.replace(/^basyn: /, '');
+    if (exit.code === BOOTSTRAP_EXIT_OLD_NODE && last !== undefined) return this.oldNode(last);
     if (exit.code === BOOTSTRAP_EXIT_NO_SCRIPT) return `the agent on ${this.where} did not receive its script`;
     if (this.sudo && last !== undefined && /^sudo: /.test(last)) {
       const asks = /password|terminal/.test(last);
