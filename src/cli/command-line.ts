@@ -60,10 +60,10 @@ export function tokenize(argv: readonly string[]): Map<OptionEntry, string | tru
 export function parseOptions(argv: readonly string[]): Options {
   const tokens = tokenize(argv);
   const given = new Map<OptionKey, unknown>();
-  const answersAlone = [...tokens.keys()].some((e) => e.key === 'help' || e.key === 'version');
+  const answersAlone = [...tokens.keys()].some((e) => e.key === 'help' || e.key === 'version' || e.key === 'completion');
   for (const [entry, text] of tokens) {
-    // --help and --version don't look at the other values: `--help --buffer=x` is help.
-    if (answersAlone && entry.kind.takesValue) continue;
+    // --help, --version and --completion don't look at the other values: `--help --buffer=x` is help.
+    if (answersAlone && entry.kind.takesValue && entry.key !== 'completion') continue;
     given.set(entry.key, entry.kind.fromText(text, COMMAND_LINE.valueName(entry.key)));
   }
   return resolveOptions(given, COMMAND_LINE);

@@ -15,6 +15,7 @@ import { formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
+import { bashCompletion } from './bash-completion.js';
 import { parseOptions } from './command-line.js';
 import type { Options } from '../options/options.js';
 import { refuseArgumentsNotUtf8 } from './raw-arguments.js';
@@ -37,6 +38,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (options.help) {
     stdout.write(helpText());
+    return delivered(EXIT_OK, stdout, stderr);
+  }
+  if (options.completion !== undefined) {
+    stdout.write(bashCompletion());
     return delivered(EXIT_OK, stdout, stderr);
   }
   if (options.version) {

@@ -17,6 +17,8 @@ export interface ValueKind<T> {
   fromText(text: string | true, name: string): T;
   /** From a library caller (never undefined: an absent option is not read). */
   fromValue(value: unknown, name: string): T;
+  /** The names a choice takes (shell completion offers them). */
+  readonly names?: readonly string[];
 }
 
 /** A JavaScript value as a message shows it: `the string "true"`, `null`, `1.5`, `an object`. */
@@ -91,6 +93,7 @@ export function choice<T>(noun: string, names: readonly string[], valueOf: (name
   return {
     takesValue: true,
     expects,
+    names,
     fromText: (t) => {
       const found = find(String(t));
       return found !== undefined ? valueOf(found) : refuse(`unknown ${noun} "${String(t)}" (${use})`);

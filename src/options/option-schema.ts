@@ -205,6 +205,10 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
   },
   { key: 'help', long: 'help', kind: flag(), default: false, help: { group: 'output', text: 'This text' } },
   { key: 'version', long: 'version', kind: flag(), default: false, help: { group: 'output', text: 'The version' } },
+  {
+    key: 'completion', long: 'completion', kind: choice('shell', ['BASH'], () => 'bash'),
+    help: { group: 'output', placeholder: 'SHELL', text: 'Print the completion script for this shell (bash), made from this option list' },
+  },
 ];
 
 export function entryOf(key: OptionKey): OptionEntry {

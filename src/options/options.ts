@@ -47,6 +47,8 @@ export interface Options {
   create: boolean;
   help: boolean;
   version: boolean;
+  /** --completion: print the completion script for this shell. */
+  completion?: 'bash';
 }
 
 export type OptionKey = keyof Options;

@@ -15,7 +15,7 @@ export function resolveOptions(given: ReadonlyMap<OptionKey, unknown>, spelling:
   }
   // Every key of Options has its entry, and each kind makes its field's type.
   const options = values as unknown as Options;
-  // --help and --version answer whatever else the command line says.
-  if (!options.help && !options.version) checkOptionRules(options, spelling);
+  // --help, --version and --completion answer whatever else the command line says.
+  if (!options.help && !options.version && options.completion === undefined) checkOptionRules(options, spelling);
   return options;
 }
