@@ -8,8 +8,11 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Writes the wrapper and its preload into `dir`; returns the wrapper (for --remote-node). */
-export async function slowDiskNode(dir: string, delayMs = 20): Promise<string> {
+/**
+ * Writes the wrapper and its preload into `dir`; returns the wrapper (for --remote-node).
+ * `node` is the node it runs (another version's, for the version matrix).
+ */
+export async function slowDiskNode(dir: string, delayMs = 20, node = process.execPath): Promise<string> {
   const preload = join(dir, 'slow-disk-preload.cjs');
   await writeFile(preload, [
     "const fsp = require('node:fs/promises');",
@@ -27,8 +30,8 @@ export async function slowDiskNode(dir: string, delayMs = 20): Promise<string> {
     '};',
     '',
   ].join('\n'));
-  const wrapper = join(dir, 'slow-disk-node.sh');
-  await writeFile(wrapper, `#!/bin/sh\nexec '${process.execPath}' --require '${preload}' "$@"\n`);
+  const wrapper = join(dir, node === process.execPath ? 'slow-disk-node.sh' : `slow-disk-node-${process.hrtime.bigint()}.sh`);
+  await writeFile(wrapper, `#!/bin/sh\nexec '${node}' --require '${preload}' "$@"\n`);
   await chmod(wrapper, 0o755);
   return wrapper;
 }
