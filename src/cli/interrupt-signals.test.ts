@@ -66,7 +66,9 @@ async function interruptOnce(target: Target, action: 'PUSH' | 'PULL', signal: 'S
   const r = await run.done;
   const seconds = (Date.now() - sent) / 1000;
   assert.equal(r.code, 2, describeRun(r));
-  assert.ok(seconds < 5, `took ${seconds} s to stop after ${signal}`);
+  // Generous: a shared machine at a high load can take seconds to schedule; a run that
+  // ignored the signal would not say 'interrupted' below.
+  assert.ok(seconds < 15, `took ${seconds} s to stop after ${signal}`);
   assert.match(r.stderr, /interrupted/i);
   assert.ok(r.stderr.includes(signal), `the signal is not named: ${r.stderr}`);
   assert.doesNotMatch(r.stderr, /\n\s+at |Error:/, `stack trace or raw error: ${r.stderr}`);

@@ -24,8 +24,14 @@ import { makeTempDir } from '../test-support/temp-dir.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB;
-/** From the signal to the exit. */
-const STOP_WITHIN_MS = 3000;
+/**
+ * From the signal to the exit. Generous on purpose: a run that ignored the signal would
+ * go on for much longer (the stderr lines prove it stopped because of the signal), and
+ * a shared CI machine at a load of 20 can take seconds to schedule a process.
+ */
+const STOP_WITHIN_MS = 15_000;
+/** From the second SIGINT to the exit: "at once", but on a loaded machine. */
+const QUIT_WITHIN_MS = 5_000;
 
 let dir: { path: string; remove(): Promise<void> };
 let source: string;
@@ -138,7 +144,7 @@ for (const place of PLACES) {
       if (!run.exited) process.kill(run.pid, 'SIGINT');
       const r = await run.timeExit(sentAt);
       assert.equal(r.code, 2, describeFinished(r));
-      assert.ok(r.ms < 1000, `quit ${r.ms} ms after the second SIGINT`);
+      assert.ok(r.ms < QUIT_WITHIN_MS, `quit ${r.ms} ms after the second SIGINT`);
       assert.match(r.stderr, /SIGINT received again, quitting at once|interrupted by SIGINT/);
       await assertAgentsGone(agents);
     });
