@@ -19,6 +19,7 @@ import { silentLog, silentProgress, type EngineContext, type EngineLog, type Pro
 import { recheckDevices, type RecheckResult } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
+import { describeDigestChoice } from '../hash/auto-hash.js';
 import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
 import { quoteName } from '../report/quote.js';
@@ -39,6 +40,8 @@ export interface RunSettings {
   mode?: Mode;
   recheck: boolean;
   hash: HashAlgorithm;
+  /** `hash` was chosen by --hash=auto (said so in --debug). */
+  hashAuto?: boolean;
   bufferSize: number;
   chunkSize?: number;
   zlevel: number;
@@ -91,6 +94,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const action = settings.action;
   const opened: { local?: LocalDevice; remote?: Device } = {};
   checkRelativePaths(settings);
+  if (log.debugEnabled) log.debug(describeDigestChoice(settings.hash, settings.hashAuto === true, settings));
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;

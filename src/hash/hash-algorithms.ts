@@ -30,7 +30,8 @@ export const HASH_ALGORITHMS: readonly HashAlgorithm[] = [
   { name: 'BLAKE3', id: 9, digestLength: 32, cryptographic: true },
 ];
 
-export const DEFAULT_HASH = 'SHA1';
+/** --hash when not given: chosen per run (auto-hash.ts). */
+export const DEFAULT_HASH = 'auto';
 
 export function hashByName(name: string): HashAlgorithm | undefined {
   const upper = name.toUpperCase();
