@@ -23,6 +23,7 @@ import { describeDigestChoice } from '../hash/auto-hash.js';
 import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
 import { quoteName } from '../report/quote.js';
+import type { PieceName } from '../pieces/agent-pieces.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
 
@@ -238,9 +239,16 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
   return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
     onSkippedOutput: (description) => log.debug(description),
-    // The small agent when node:crypto has the hash: less to send and to parse.
-    variant: settings.hash.nodeName !== undefined ? 'core' : 'full',
+    pieces: piecesForRun(settings),
   });
+}
+
+/** The pieces the agent of this run needs: only what it will use is sent (and compiled). */
+function piecesForRun(settings: RunSettings): PieceName[] {
+  const pieces: PieceName[] = [];
+  // The agent loads the digest when it opens its device (a COPY's by default is SHA1: no piece).
+  if (settings.hash.piece !== undefined) pieces.push(settings.hash.piece);
+  return pieces;
 }
 
 async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
