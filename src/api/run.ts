@@ -260,7 +260,7 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
 }
 
 /** The pieces the agent of this run needs: only what it will use is sent (and compiled). */
-function piecesForRun(settings: RunSettings): PieceName[] {
+export function piecesForRun(settings: Pick<RunSettings, 'hash'>): PieceName[] {
   const pieces: PieceName[] = [];
   // The agent loads the digest when it opens its device (a COPY's by default is SHA1: no piece).
   if (settings.hash.piece !== undefined) pieces.push(settings.hash.piece);
