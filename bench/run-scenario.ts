@@ -88,6 +88,7 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
   const bytes = scenario.bytes(ctx.size);
   const result: ScenarioResult = { id: scenario.id, group: scenario.group, title: scenario.title, bytes, runs: [] };
   const ceiling = await ceilingOf(scenario, ctx);
+  for (const key of scenario.alsoCeilings ?? []) await ceilingOf({ ...scenario, ceiling: key }, ctx);
   ctx.log(`${scenario.id}: ${scenario.title}`);
   try {
     const plan = await scenario.plan(ctx.workspace, ctx.size);

@@ -11,7 +11,11 @@ import {
   informative,
   latencyBasis,
   latencyTarget,
+  localPlus,
+  loginPlusDigestAtMost,
+  overFloorAtMost,
   ratioToCeilingAtLeast,
+  readBothAtMost,
   scalingTarget,
   throughputAtLeast,
   type Judge,
@@ -39,6 +43,8 @@ export interface Scenario {
   /** Bytes the scenario moves or compares (for MB/s), given --size. */
   bytes(size: number): number;
   ceiling?: CeilingKey;
+  /** Further ceilings its judge reads, measured before it runs. */
+  alsoCeilings?: readonly CeilingKey[];
   plan(workspace: Workspace, size: number): Promise<RunPlan>;
   judge: Judge;
 }
@@ -47,6 +53,9 @@ const BLOCK = 2 * 1024 * 1024;
 const FAST_HASH = 'XXH128';
 const HASHES = ['SHA1', FAST_HASH] as const;
 type Hash = (typeof HASHES)[number];
+/** "default": no --hash, so --hash=auto (XXH128 without a bitmap, SHA1 with one). */
+type HashOrDefault = Hash | 'default';
+const hashArgs = (hash: HashOrDefault): string[] => (hash === 'default' ? [] : [`--hash=${hash}`]);
 
 /** S3's changes: about 1% of the 2 MiB blocks, 4 KiB in each. */
 const CHANGED_FRACTION = 0.01;
@@ -77,19 +86,21 @@ async function sshPlan(workspace: Workspace, args: string[], port?: number): Pro
 
 const same = (size: number): number => size;
 
-function identicalSync(group: 'S1' | 'S2', hash: Hash): Scenario {
+function identicalSync(group: 'S1' | 'S2', hash: HashOrDefault): Scenario {
   const overSsh = group === 'S2';
   return {
     id: `${group}-${hash}`,
     group,
-    title: `SYNC identical, ${overSsh ? 'SSH' : 'local'}, ${hash}`,
+    title: `SYNC identical, ${overSsh ? 'SSH' : 'local'}, ${hash === 'default' ? 'default digest (auto: XXH128)' : hash}`,
     bytes: same,
-    ceiling: `digest:${hash}`,
+    // On one machine the blocks are compared byte for byte: reading both images bounds it.
+    ceiling: !overSsh ? 'read' : `digest:${hash === 'default' ? FAST_HASH : hash}`,
+    alsoCeilings: overSsh && hash === 'default' ? ['ssh-floor:0'] : [],
     async plan(workspace, size) {
-      const args = pushArgs(await workspace.identicalRandomPair(size), 'SYNC', `--hash=${hash}`);
+      const args = pushArgs(await workspace.identicalRandomPair(size), 'SYNC', ...hashArgs(hash));
       return overSsh ? sshPlan(workspace, args) : localPlan(args);
     },
-    judge: hash === 'SHA1' ? ratioToCeilingAtLeast(0.85) : overSsh ? informative : throughputAtLeast(2200, true),
+    judge: !overSsh ? readBothAtMost(1.1) : hash === 'SHA1' ? ratioToCeilingAtLeast(0.85) : hash === 'default' ? loginPlusDigestAtMost(1.15, 'ssh-floor:0', `digest:${FAST_HASH}`) : informative,
   };
 }
 
@@ -164,24 +175,44 @@ function bitmapSync(where: 'local' | 'ssh', hash: Hash): Scenario {
       if (failure !== undefined) throw new Error(`the untimed run that creates the bitmap failed: ${failure}`);
       return plan;
     },
-    judge: hash === 'SHA1' ? ratioToCeilingAtLeast(1.6) : throughputAtLeast(3000),
+    judge: where === 'ssh' ? localPlus(`S5-local-${hash}`, 0.1) : hash === 'SHA1' ? ratioToCeilingAtLeast(1.7) : throughputAtLeast(4500),
   };
 }
 
-function delayedSync(delayMs: number): Scenario {
-  const basisId = `S6-${S6_DELAYS[0]}ms`;
+function delayedSync(delayMs: number, hash: 'SHA1' | 'default' = 'SHA1'): Scenario {
+  // The SHA1 rows keep their ids of before; the default digest's are S6-default-*.
+  const variant = hash === 'SHA1' ? '' : 'default-';
+  const basisId = `S6-${variant}${S6_DELAYS[0]}ms`;
   return {
-    id: `S6-${delayMs}ms`,
+    id: `S6-${variant}${delayMs}ms`,
     group: 'S6',
-    title: `SYNC identical 1/${S6_FRACTION} size, SSH via proxy ${delayMs} ms each way`,
+    title: `SYNC identical 1/${S6_FRACTION} size, SSH via proxy ${delayMs} ms each way, ${hash === 'default' ? 'default digest' : 'SHA1'}`,
     bytes: (size) => size / S6_FRACTION,
     ceiling: `ssh-floor:${delayMs}`,
     async plan(workspace, size) {
       const pair = await workspace.identicalRandomPair(size / S6_FRACTION, 5);
       const proxy = await workspace.proxy(delayMs);
-      return sshPlan(workspace, pushArgs(pair, 'SYNC', '--hash=SHA1'), proxy.port);
+      return sshPlan(workspace, pushArgs(pair, 'SYNC', ...hashArgs(hash)), proxy.port);
     },
     judge: delayMs === S6_DELAYS[0] ? latencyBasis : latencyTarget(basisId, `ssh-floor:${S6_DELAYS[0]}`),
+  };
+}
+
+/** S8: the start of a run: 1 MiB identical over SSH (via the 0 ms proxy), over `ssh true`. */
+function startSync(hash: 'SHA1' | 'default'): Scenario {
+  const MiB = 1024 * 1024;
+  return {
+    id: `S8-start-${hash}`,
+    group: 'S8',
+    title: `SYNC identical 1 MiB, SSH via proxy 0 ms, ${hash === 'default' ? 'default digest' : 'SHA1'}`,
+    bytes: () => MiB,
+    ceiling: 'ssh-floor:0',
+    async plan(workspace) {
+      const pair = await workspace.identicalRandomPair(MiB, 8);
+      const proxy = await workspace.proxy(0);
+      return sshPlan(workspace, pushArgs(pair, 'SYNC', ...hashArgs(hash)), proxy.port);
+    },
+    judge: overFloorAtMost(0.08),
   };
 }
 
@@ -202,12 +233,16 @@ function bigSync(hash: Hash): Scenario {
 export const SCENARIOS: readonly Scenario[] = [
   ...HASHES.map((h) => identicalSync('S1', h)),
   ...HASHES.map((h) => identicalSync('S2', h)),
+  identicalSync('S2', 'default'),
   changedBlocksSync(undefined),
   changedBlocksSync(64),
   ...[9, 1, 0].map(mixedCopy),
   ...[1, 0].map(halfZeroCopy),
   ...(['local', 'ssh'] as const).flatMap((where) => HASHES.map((h) => bitmapSync(where, h))),
-  ...S6_DELAYS.map(delayedSync),
+  ...S6_DELAYS.map((d) => delayedSync(d)),
+  ...S6_DELAYS.map((d) => delayedSync(d, 'default')),
+  startSync('default'),
+  startSync('SHA1'),
   ...HASHES.map(bigSync),
 ];
 

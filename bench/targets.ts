@@ -152,3 +152,48 @@ export function scalingTarget(baselineId: string): Judge {
 function mib(value: number | undefined): string {
   return value === undefined ? '?' : value.toFixed(0);
 }
+
+/** S1: t at most `factor` x the time to read both images once at the sequential-read ceiling. */
+export function readBothAtMost(factor: number): Judge {
+  return ({ measured, ceiling }) => {
+    const target = `t <= ${factor}x reading both images`;
+    if (ceiling === undefined) return missing('read ceiling', target);
+    const floor = (2 * measured.bytes) / (ceiling.value * 1e6);
+    const ratio = measured.medianSeconds / floor;
+    return { reference: `read both at ${formatCeiling(ceiling)}: ${floor.toFixed(3)} s`, ratio, ratioOf: 't / read-both', target, pass: ratio <= factor };
+  };
+}
+
+/** S2 default: t at most `factor` x (`ssh true` + one core's digest of the image). */
+export function loginPlusDigestAtMost(factor: number, floorKey: string, digestKey: string): Judge {
+  return ({ measured, ceilings }) => {
+    const target = `t <= ${factor}x (ssh true + 1-core ${digestKey.replace('digest:', '')})`;
+    const floor = ceilings.get(floorKey);
+    const digest = ceilings.get(digestKey);
+    if (floor === undefined || digest === undefined) return missing(`${floorKey} or ${digestKey}`, target);
+    const bound = floor.value + measured.bytes / (digest.value * 1e6);
+    const ratio = measured.medianSeconds / bound;
+    return { reference: `ssh true ${formatCeiling(floor)} + digest ${(bound - floor.value).toFixed(3)} s = ${bound.toFixed(3)} s`, ratio, ratioOf: 't / bound', target, pass: ratio <= factor };
+  };
+}
+
+/** S5 over SSH: t at most the same scenario's local time + `extraSeconds`. */
+export function localPlus(localId: string, extraSeconds: number): Judge {
+  return ({ measured, earlier }) => {
+    const target = `t <= t(${localId}) + ${extraSeconds} s`;
+    const local = earlier.get(localId);
+    if (local === undefined) return missing(localId, target);
+    const over = measured.medianSeconds - local.medianSeconds;
+    return { reference: `${localId} ${local.medianSeconds.toFixed(3)} s`, ratio: over, ratioOf: 't - t(local), s', target, pass: over <= extraSeconds };
+  };
+}
+
+/** S8: the time over the connection floor (`ssh true`), at most `limitSeconds`. */
+export function overFloorAtMost(limitSeconds: number): Judge {
+  return ({ measured, ceiling }) => {
+    const target = `t - floor <= ${limitSeconds} s`;
+    if (ceiling === undefined) return missing('connection floor', target);
+    const over = measured.medianSeconds - ceiling.value;
+    return { reference: `floor ${formatCeiling(ceiling)}`, ratio: over, ratioOf: 't - floor, s', target, pass: over <= limitSeconds, detail: `t - floor = ${over.toFixed(3)} s` };
+  };
+}

@@ -1,12 +1,13 @@
 // Bundles what travels to the remote host: the agent, with the hashing worker's
 // source inlined, as one self-contained CommonJS file (the remote host has no
-// node_modules and no files of ours). Two variants: "core" hashes with node:crypto
-// only and is small; "full" also carries hash-wasm for XXH128 and BLAKE3. Each is
-// also stored deflated (.z), which is what goes over the wire: at 50 ms of round
-// trip, TCP's slow start makes every 100 KiB cost about one more round trip.
-import { readFile, writeFile } from 'node:fs/promises';
+// node_modules and no files of ours), and each piece (src/pieces/agent-pieces.ts:
+// WebAssembly modules a run sends only when it needs them) as a CommonJS file of its
+// own. Each is also stored deflated (.z), which is what goes over the wire: at 50 ms
+// of round trip, TCP's slow start makes every 100 KiB cost about one more round trip.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { deflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { PIECES } from '../dist/src/pieces/agent-pieces.js';
 
 const common = {
   bundle: true,
@@ -19,20 +20,29 @@ const common = {
   // import.meta.url is only read where the worker source is not inlined.
   logOverride: { 'empty-import-meta': 'silent' },
 };
+// Inside the bundles pieces come only from what the client sent, never from files.
+const bundled = { define: { __BASYN_BUNDLED__: 'true' } };
 
-for (const variant of ['core', 'full']) {
-  // The core variant leaves hash-wasm out: loadDigest only imports it for XXH128 and BLAKE3.
-  const external = variant === 'core' ? ['hash-wasm'] : [];
-  const workerFile = `dist/digest-worker.${variant}.cjs`;
-  await build({ ...common, external, entryPoints: ['src/hash/digest-worker.ts'], outfile: workerFile });
-  const worker = await readFile(workerFile, 'utf8');
-  const agentFile = `dist/agent.${variant}.cjs`;
-  await build({
-    ...common,
-    external,
-    entryPoints: ['src/agent/agent-main.ts'],
-    outfile: agentFile,
-    define: { __BASYN_DIGEST_WORKER__: JSON.stringify(worker) },
-  });
-  await writeFile(`${agentFile}.z`, deflateRawSync(await readFile(agentFile), { level: 9 }));
+async function deflated(file, nameLine = '') {
+  await writeFile(`${file}.z`, deflateRawSync(Buffer.concat([Buffer.from(nameLine), await readFile(file)]), { level: 9 }));
+}
+
+const workerFile = 'dist/digest-worker.cjs';
+await build({ ...common, ...bundled, entryPoints: ['src/hash/digest-worker.ts'], outfile: workerFile });
+const worker = await readFile(workerFile, 'utf8');
+const agentFile = 'dist/agent.cjs';
+await build({
+  ...common,
+  entryPoints: ['src/agent/agent-main.ts'],
+  outfile: agentFile,
+  define: { ...bundled.define, __BASYN_DIGEST_WORKER__: JSON.stringify(worker) },
+});
+await deflated(agentFile);
+
+await mkdir('dist/pieces', { recursive: true });
+for (const [name, entry] of Object.entries(PIECES)) {
+  const file = `dist/pieces/${name}.cjs`;
+  await build({ ...common, entryPoints: [entry], outfile: file });
+  // On the wire a piece's frame begins with its name (agent-bootstrap.ts).
+  await deflated(file, `${name}\n`);
 }

@@ -1,5 +1,5 @@
 /**
- * Entry point of the agent bundles (dist/agent.core.cjs and dist/agent.full.cjs). The bootstrap in
+ * Entry point of the agent bundle (dist/agent.cjs). The bootstrap in
  * transport/agent-bootstrap.ts has already read this script from stdin; what
  * follows on stdin is the protocol.
  */

@@ -53,7 +53,7 @@ const CASES: [string, Call, string][] = [
   ['a fractional chunk', () => sync(anyOptions({ local, remote, action: 'PUSH', chunkKiB: 1.5 })), 'chunkKiB must be a whole number between 1 and 1048576, got 1.5'],
   ['zlevel NaN', () => copy(anyOptions({ local, remote, action: 'PUSH', zlevel: NaN })), 'zlevel must be a whole number between 0 and 9, got NaN'],
   ['a port as a string', () => sync(anyOptions({ local, remote, host: 'h', port: '22', action: 'PUSH' })), 'port must be a whole number between 1 and 65535, got the string "22"'],
-  ['an unknown hash', () => sync(anyOptions({ local, remote, action: 'PUSH', hash: 'SHA3' })), `hash must be one of SHA1, SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3, got the string "SHA3"`],
+  ['an unknown hash', () => sync(anyOptions({ local, remote, action: 'PUSH', hash: 'SHA3' })), `hash must be one of AUTO, SHA1, SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3, got the string "SHA3"`],
   ['a host beginning with -', () => sync(anyOptions({ local, remote, action: 'PUSH', host: '-oProxyCommand=x' })), 'host "-oProxyCommand=x" begins with "-"; refusing it so it cannot become an ssh option'],
   ['rsh as an empty array', () => sync(anyOptions({ local, remote, action: 'PUSH', host: 'h', rsh: [] })), 'rsh must be a non-empty string or an array of non-empty strings, got an array'],
   ['a misspelt option', () => sync(anyOptions({ local, remote, action: 'PUSH', dryrun: true })), 'unknown option "dryrun" of sync() (did you mean dryRun?)'],

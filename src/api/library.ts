@@ -28,7 +28,7 @@ export interface ConnectionOptions {
   rsh?: string | readonly string[];
   remoteNode?: string;
   sudo?: boolean;
-  /** SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3. */
+  /** 'auto' (default: XXH128 for a sync without a bitmap, SHA1 with one), SHA1, SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128, BLAKE3. */
   hash?: string;
   /** Block size in KiB (default 2048). */
   bufferKiB?: number;

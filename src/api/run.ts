@@ -13,15 +13,18 @@ import type { Device, IoCounters } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';
 import { RemoteDevice } from '../device/remote-device.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
+import { checkedLater, overlapsLogin } from './bitmap-push-overlap.js';
 import { spotCheckBitmap } from '../engine/bitmap-spot-check.js';
 import { copyDevices } from '../engine/copy.js';
 import { silentLog, silentProgress, type EngineContext, type EngineLog, type ProgressListener } from '../engine/engine-context.js';
 import { recheckDevices, type RecheckResult } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
+import { describeDigestChoice } from '../hash/auto-hash.js';
 import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
 import { quoteName, quoteText } from '../report/quote.js';
+import type { PieceName } from '../pieces/agent-pieces.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
 
@@ -39,6 +42,8 @@ export interface RunSettings {
   mode?: Mode;
   recheck: boolean;
   hash: HashAlgorithm;
+  /** `hash` was chosen by --hash=auto (said so in --debug). */
+  hashAuto?: boolean;
   bufferSize: number;
   chunkSize?: number;
   zlevel: number;
@@ -91,9 +96,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const action = settings.action;
   const opened: { local?: LocalDevice; remote?: Device } = {};
   checkRelativePaths(settings);
+  if (log.debugEnabled) log.debug(describeDigestChoice(settings.hash, settings.hashAuto === true, settings));
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
+  // A bitmap PUSH scans its source while ssh logs in; the destination is checked later.
+  const overlap = await overlapsLogin(settings, agent !== undefined);
+  let destinationLater: Promise<Device> | undefined;
   try {
     const digest = await loadDigest(settings.hash);
     // The source opens first, so that --create knows the size the destination needs.
@@ -107,15 +116,24 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       }
       if (side === 'remote' && settings.remote !== undefined) {
         const writable = action === 'PUSH' && settings.dryRun !== true;
-        opened.remote = agent !== undefined
-          ? await openRemote(agent, settings, writable, createSize, log)
-          : await openLocal(settings.remote, 'remote', settings, digest, writable, createSize, log);
+        if (overlap) {
+          destinationLater = openRemote(agent!, settings, writable, createSize, log).then((d) => (opened.remote = d));
+          // Awaited by the scan; a run that fails before it must not leave it unhandled.
+          destinationLater.catch(() => undefined);
+        }
+        else {
+          opened.remote = agent !== undefined
+            ? await openRemote(agent, settings, writable, createSize, log)
+            : await openLocal(settings.remote, 'remote', settings, digest, writable, createSize, log);
+        }
       }
       // An empty source is refused before the destination is opened, let alone created.
       const device = opened[side];
       if (action !== undefined && !isDestination && device?.size === 0) throw emptyDeviceError(device);
     }
-    const { local, remote } = opened;
+    const { local } = opened;
+    let { remote } = opened;
+    // With the destination still opening (overlap), the source's size is the run's; checked later.
     const size = checkSizes(action, local, remote);
     signal.throwIfAborted();
     const ctx: EngineContext = {
@@ -136,7 +154,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     if (action !== undefined) {
       const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
       if (settings.bitmap !== undefined) {
-        result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result));
+        const later = destinationLater !== undefined ? { opening: destinationLater, check: (d: Device) => checkSizes(action, local, d) } : undefined;
+        result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result, later));
+        remote = opened.remote;
       } else {
         log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
         result.counters = await withProgressContext(progress, () =>
@@ -146,7 +166,8 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       const c = result.counters;
       log.verbose(`${action} ${settings.mode} finished: ${c.blocksDiffering} of ${c.blocksCompared || c.blocksDiffering} blocks differ, ${c.bytesWritten} bytes ${ctx.dryRun ? 'would be ' : ''}sent`);
     } else if (settings.recheck && local !== undefined && remote !== undefined) {
-      result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
+      const other = remote;
+      result.recheck = await withProgressContext(progress, () => recheckDevices(local, other, ctx));
     }
     // A signal that came while the last blocks were written or flushed still stops the
     // run: an interrupted run never reports success (and a recheck is not started).
@@ -234,9 +255,16 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
   return AgentProcess.start({
     ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
     onSkippedOutput: (description) => log.debug(description),
-    // The small agent when node:crypto has the hash: less to send and to parse.
-    variant: settings.hash.nodeName !== undefined ? 'core' : 'full',
+    pieces: piecesForRun(settings),
   });
+}
+
+/** The pieces the agent of this run needs: only what it will use is sent (and compiled). */
+export function piecesForRun(settings: Pick<RunSettings, 'hash'>): PieceName[] {
+  const pieces: PieceName[] = [];
+  // The agent loads the digest when it opens its device (a COPY's by default is SHA1: no piece).
+  if (settings.hash.piece !== undefined) pieces.push(settings.hash.piece);
+  return pieces;
 }
 
 async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
@@ -263,6 +291,7 @@ async function syncWithBitmap(
   ctx: EngineContext,
   log: EngineLog,
   result: RunResult,
+  later?: { opening: Promise<Device>; check(destination: Device): void },
 ): Promise<TransferCounters> {
   const unit = settings.chunkSize ?? settings.bufferSize;
   const bitmap = await BitmapFile.open(
@@ -272,13 +301,23 @@ async function syncWithBitmap(
   );
   try {
     log.verbose(`bitmap ${quoteName(bitmap.path)}: ${bitmap.entries} entries of ${unit} bytes${bitmap.fresh ? ', new (every block will be sent)' : ''}`);
-    if (destination !== undefined && !bitmap.fresh && settings.updateBitmap !== true && settings.bitmapCheck !== false) {
-      result.bitmapSpotChecks = await spotCheckBitmap(bitmap, destination, ctx.size);
+    const spotCheck = async (d: Device): Promise<void> => {
+      if (bitmap.fresh || settings.updateBitmap === true || settings.bitmapCheck === false) return;
+      result.bitmapSpotChecks = await spotCheckBitmap(bitmap, d, ctx.size);
       log.verbose(`bitmap spot check: ${result.bitmapSpotChecks} destination blocks match their entries`);
-    }
+    };
+    const checkedDestination = later !== undefined
+      ? checkedLater(later.opening, async (d) => {
+        later.check(d);
+        await spotCheck(d);
+      })
+      : destination;
+    if (later !== undefined) log.verbose('reading and hashing the source while the agent starts; the destination is checked before anything is written');
+    else if (destination !== undefined) await spotCheck(destination);
     const mode = settings.updateBitmap === true ? 'update' : 'bitmap';
-    log.verbose(`${settings.action} SYNC with bitmap${mode === 'update' ? ' update' : ''}${ctx.dryRun ? ' (dry run)' : ''} from ${source.label}${destination !== undefined ? ` to ${destination.label}` : ' (no destination: bitmap only)'}`);
-    return await bitmapSync(source, destination, bitmap, { ...ctx, blockSize: unit, chunkSize: undefined }, mode);
+    const to = later !== undefined ? ` to ${quoteName(settings.remote!)}` : destination !== undefined ? ` to ${destination.label}` : ' (no destination: bitmap only)';
+    log.verbose(`${settings.action} SYNC with bitmap${mode === 'update' ? ' update' : ''}${ctx.dryRun ? ' (dry run)' : ''} from ${source.label}${to}`);
+    return await bitmapSync(source, checkedDestination, bitmap, { ...ctx, blockSize: unit, chunkSize: undefined }, mode);
   } finally {
     await bitmap.close();
   }

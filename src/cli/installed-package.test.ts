@@ -60,7 +60,7 @@ after(async () => {
 test('the tarball carries the built command, the agent and the man page, and no sources or tests', async () => {
   const { stdout } = await execFileAsync('tar', ['tzf', tarball]);
   const files = stdout.split('\n').filter((f) => f !== '');
-  for (const needed of ['package/bin/basyn.js', 'package/dist/src/cli/main.js', 'package/dist/agent.core.cjs.z', 'package/dist/agent.full.cjs.z', 'package/man/basyn.1', 'package/README.md']) {
+  for (const needed of ['package/bin/basyn.js', 'package/dist/src/cli/main.js', 'package/dist/agent.cjs.z', 'package/dist/pieces/xxh128.cjs.z', 'package/dist/pieces/blake3.cjs.z', 'package/man/basyn.1', 'package/README.md']) {
     assert.ok(files.includes(needed), `${needed} is not in the tarball`);
   }
   const unwanted = files.filter((f) => /\.test\.|\/test-support\/|^package\/src\/|^package\/bench\/|^package\/dist\/bench\//.test(f));
@@ -74,10 +74,10 @@ test('the installed package has its runtime dependencies only', async () => {
 });
 
 test('its prepare script (for checkouts) does nothing in the installed package', async () => {
-  const before = (await stat(join(installed, 'dist', 'agent.full.cjs.z'))).mtimeMs;
+  const before = (await stat(join(installed, 'dist', 'agent.cjs.z'))).mtimeMs;
   const r = spawnSync('npm', ['run', 'prepare'], { cwd: installed, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal((await stat(join(installed, 'dist', 'agent.full.cjs.z'))).mtimeMs, before);
+  assert.equal((await stat(join(installed, 'dist', 'agent.cjs.z'))).mtimeMs, before);
 });
 
 test('basyn is on the PATH of the prefix and runs from any directory', async () => {

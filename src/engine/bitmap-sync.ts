@@ -13,6 +13,12 @@
  * A kill at any point leaves each entry either unknown or equal to what the
  * destination durably holds. Batches are cut by bytes or by time, never per block,
  * and two may be in flight so the link stays busy while one waits for its flush.
+ *
+ * The destination may be given as a promise (a bitmap PUSH over ssh, bitmap-push-overlap.ts):
+ * the source is then read, hashed and compared with the bitmap while ssh logs in and
+ * the agent starts, and nothing (neither a block nor an entry) is written before the
+ * promise has settled: it resolves only once the destination's size and the spot check
+ * have been found right. If it rejects, the run fails with its error, nothing written.
  */
 import { BitmapError } from '../errors.js';
 import { BoundedWindow } from '../util/bounded-window.js';
@@ -39,16 +45,20 @@ export type BitmapSyncMode = 'bitmap' | 'update';
 
 export async function bitmapSync(
   source: Device,
-  destination: Device | undefined,
+  destinationOrLater: Device | Promise<Device> | undefined,
   bitmap: BitmapFile,
   ctx: EngineContext,
   mode: BitmapSyncMode,
 ): Promise<TransferCounters> {
+  const later = destinationOrLater instanceof Promise ? destinationOrLater : undefined;
+  if (later !== undefined && mode === 'update') throw new Error('--update-bitmap reads the destination: it cannot come later');
+  const destination = later !== undefined ? undefined : (destinationOrLater as Device | undefined);
   const unit = bitmap.blockSize;
   if (unit !== ctx.blockSize) throw new Error(`bitmap unit ${unit} differs from the engine's block size ${ctx.blockSize}`);
   const counters = emptyCounters();
   const pages = new EntryPages(bitmap);
-  const committer = new BitmapCommitter(bitmap, source, destination, { ...ctx, chunkSize: undefined }, counters);
+  const committer = new BitmapCommitter(bitmap, source, later ?? destination, { ...ctx, chunkSize: undefined }, counters);
+  const hasDestination = destinationOrLater !== undefined;
   ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
   try {
     // Reading only the source, this side hashes alone: let it use every core.
@@ -58,6 +68,8 @@ export async function bitmapSync(
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);
     for await (const [s, d] of pairs) {
+      // A destination found wrong while the scan ran ahead stops the scan at once.
+      committer.throwIfFailed();
       const index = s.offset / unit;
       const entry = await pages.get(index);
       counters.blocksCompared++;
@@ -77,10 +89,15 @@ export async function bitmapSync(
       if (ctx.dryRun === true) {
         ctx.onDifference?.(s.offset, s.length);
         counters.bytesWritten += s.length;
-      } else if (destination === undefined) await committer.record(index, s.digest);
+      } else if (!hasDestination) await committer.record(index, s.digest);
       else await committer.transfer(index, ownData(s), isUnknown(entry));
     }
+    if (later !== undefined && !committer.hasDestination) {
+      ctx.log.verbose(`source compared with the bitmap before the destination was open: ${counters.blocksDiffering} of ${counters.blocksCompared} blocks differ`);
+    }
     if (ctx.dryRun !== true) await committer.finish();
+    // Even when nothing differed the run is right only once the destination is checked.
+    if (later !== undefined) await later;
   } catch (error) {
     if (ctx.dryRun !== true) await committer.abandon();
     throw error;
@@ -129,14 +146,22 @@ class BitmapCommitter {
   private failure: unknown;
   /** Entries that may be recorded without a destination write, coalesced into runs. */
   private run: { first: number; digests: Buffer[] } | undefined;
+  private destination: Device | undefined;
+  private readonly destinationLater: Promise<Device> | undefined;
+  private abandoned = false;
 
   constructor(
     private readonly bitmap: BitmapFile,
     private readonly source: Device,
-    private readonly destination: Device | undefined,
+    destination: Device | Promise<Device> | undefined,
     private readonly ctx: EngineContext,
     private readonly counters: TransferCounters,
-  ) {}
+  ) {
+    if (destination instanceof Promise) {
+      this.destinationLater = destination;
+      destination.then((d) => void (this.destination = d), (error: unknown) => void (this.failure ??= error));
+    } else this.destination = destination;
+  }
 
   /** Records a digest whose block the destination already holds (or when there is none). */
   async record(index: number, digest: Buffer): Promise<void> {
@@ -187,7 +212,9 @@ class BitmapCommitter {
   }
 
   private async commit(batch: Pending[]): Promise<void> {
-    const destination = this.destination!;
+    // Nothing is written, not even an entry, before a destination that comes later is checked.
+    const destination = this.destination ?? (await this.destinationLater!);
+    if (this.abandoned) throw new Error('the run was abandoned before the destination was ready');
     const zero = Buffer.alloc(this.bitmap.digestLength);
     const known = batch.filter((p) => !p.wasUnknown);
     if (known.length > 0) {
@@ -222,7 +249,11 @@ class BitmapCommitter {
     return digest;
   }
 
-  private throwIfFailed(): void {
+  get hasDestination(): boolean {
+    return this.destination !== undefined;
+  }
+
+  throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
 
@@ -241,6 +272,7 @@ class BitmapCommitter {
    */
   async abandon(): Promise<void> {
     this.batch = [];
+    this.abandoned = true;
     await Promise.allSettled([...this.inFlight]);
     try {
       await this.flushRun();

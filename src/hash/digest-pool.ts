@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { HashAlgorithm } from './hash-algorithms.js';
+import { pieceSources } from '../pieces/agent-pieces.js';
 import type { DigestJob, DigestJobResult } from './digest-worker.js';
 
 declare const __BASYN_DIGEST_WORKER__: string | undefined;
@@ -16,7 +17,7 @@ let source: string | undefined;
 /** The worker's bundled source: inlined in the agent bundle, read from dist/ otherwise. */
 function workerSource(): string {
   if (typeof __BASYN_DIGEST_WORKER__ === 'string') return __BASYN_DIGEST_WORKER__;
-  source ??= readFileSync(fileURLToPath(new URL('../../digest-worker.full.cjs', import.meta.url)), 'utf8');
+  source ??= readFileSync(fileURLToPath(new URL('../../digest-worker.cjs', import.meta.url)), 'utf8');
   return source;
 }
 
@@ -46,7 +47,9 @@ export class DigestPool {
 
   static async start(algorithm: HashAlgorithm, threads: number): Promise<DigestPool> {
     const code = workerSource();
-    const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, workerData: { hashId: algorithm.id } }));
+    // A thread has no share in what the bootstrap received: its piece travels with it.
+    const pieces = pieceSources(algorithm.piece !== undefined ? [algorithm.piece] : []);
+    const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, workerData: { hashId: algorithm.id, pieces } }));
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
       w.once('message', () => resolve());
       w.once('error', reject);

@@ -1,11 +1,12 @@
 /**
  * A hashing thread: receives a read unit (its ArrayBuffer is transferred, not
  * copied), digests it block by block, and transfers the buffer back with the
- * digests. Bundled to dist/digest-worker.{core,full}.cjs and started with eval, so it also
+ * digests. Bundled to dist/digest-worker.cjs and started with eval, so it also
  * runs inside the agent, which has no files of its own on the remote host.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { hashById, loadDigest } from './hash-algorithms.js';
+import { providePieces } from '../pieces/agent-pieces.js';
 
 export interface DigestJob {
   id: number;
@@ -20,7 +21,9 @@ export interface DigestJobResult {
   digests: ArrayBuffer;
 }
 
-const algorithm = hashById((workerData as { hashId: number }).hashId)!;
+const data = workerData as { hashId: number; pieces: Record<string, string> };
+providePieces(data.pieces);
+const algorithm = hashById(data.hashId)!;
 void loadDigest(algorithm).then((digest) => {
   const port = parentPort!;
   port.on('message', (job: DigestJob) => {

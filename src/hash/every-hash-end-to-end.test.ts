@@ -2,13 +2,14 @@
  * Each --hash, spelled in any case, locally, through a local agent and over SSH: the
  * devices end up equal. Through an agent the --debug detail shows that both sides
  * really compared digests of the chosen function (the digest of the differing block
- * is checked against node:crypto); when basyn opens both devices itself it compares
+ * is checked against node:crypto, or hash-wasm for XXH128 and BLAKE3); when basyn opens both devices itself it compares
  * their bytes instead, and the detail says so.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { blake3, xxhash128 } from 'hash-wasm';
 import { cmp, devicesFor, imagePair } from '../test-support/images.js';
 import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { allTargets } from '../test-support/targets.js';
@@ -27,7 +28,17 @@ const hashes = [
   { written: 'BLAKE2B', node: 'blake2b512' },
   { written: 'blake2s', node: 'blake2s256' },
   { written: 'Md5', node: 'md5' },
+  // The WebAssembly ones: sent to the agent as pieces only by the runs that use them.
+  { written: 'xxh128', node: 'xxh128' },
+  { written: 'Blake3', node: 'blake3' },
 ];
+
+/** The hex digest of `data`, computed here: node:crypto, or hash-wasm for the WebAssembly ones. */
+async function hexDigest(name: string, data: Buffer): Promise<string> {
+  if (name === 'xxh128') return xxhash128(data);
+  if (name === 'blake3') return blake3(data, 256);
+  return createHash(name).update(data).digest('hex');
+}
 
 const targets = await allTargets();
 const dir = tempDirForFile();
@@ -42,10 +53,9 @@ for (const { target, skip } of targets) {
           n++;
           const p = await imagePair(dir.path, `h${n}`, SIZE, 40 + n, [CHANGED_BLOCK * BLOCK + 500]);
           const { local, remote } = devicesFor(action, p);
-          const block = (data: Buffer): string =>
-            createHash(h.node).update(data.subarray(CHANGED_BLOCK * BLOCK, (CHANGED_BLOCK + 1) * BLOCK)).digest('hex');
-          const sourceDigest = block(await readFile(p.source));
-          const destinationDigest = block(await readFile(p.destination));
+          const block = (data: Buffer): Promise<string> => hexDigest(h.node, data.subarray(CHANGED_BLOCK * BLOCK, (CHANGED_BLOCK + 1) * BLOCK));
+          const sourceDigest = await block(await readFile(p.source));
+          const destinationDigest = await block(await readFile(p.destination));
 
           const r = await runBasyn(['-l', local, '-r', remote, ...target.args, '-a', action, '-m', 'SYNC', `--hash=${h.written}`, '--buffer=64', '--debug'], { env: target.env });
           assert.equal(r.code, 0, describeRun(r));

@@ -2,9 +2,12 @@
  * The digest functions basyn can compare blocks with. The `id` is the byte stored
  * in bitmap file headers and sent in the protocol; ids 0-7 are the original tool's
  * and must never change (docs/bitmap-format.md). XXH128 and BLAKE3 are WebAssembly
- * (hash-wasm), bundled into the agent so the remote host needs nothing installed.
+ * (hash-wasm), pieces sent to the agent by the runs that use them (pieces/agent-pieces.ts),
+ * so the remote host needs nothing installed and other runs carry none of it.
  */
 import { createHash } from 'node:crypto';
+import type { IHasher } from 'hash-wasm';
+import { loadPiece, type PieceName } from '../pieces/agent-pieces.js';
 
 export interface HashAlgorithm {
   /** Upper-case name as given to --hash. */
@@ -15,6 +18,8 @@ export interface HashAlgorithm {
   readonly nodeName?: string;
   /** Collision-resistant against an adversary (XXH128 is not: it guards against accidents only). */
   readonly cryptographic: boolean;
+  /** The piece (WebAssembly module) it is computed with, for the ones node:crypto lacks. */
+  readonly piece?: PieceName;
 }
 
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = [
@@ -26,11 +31,12 @@ export const HASH_ALGORITHMS: readonly HashAlgorithm[] = [
   { name: 'BLAKE2B', id: 5, digestLength: 64, nodeName: 'blake2b512', cryptographic: true },
   { name: 'BLAKE2S', id: 6, digestLength: 32, nodeName: 'blake2s256', cryptographic: true },
   { name: 'MD5', id: 7, digestLength: 16, nodeName: 'md5', cryptographic: true },
-  { name: 'XXH128', id: 8, digestLength: 16, cryptographic: false },
-  { name: 'BLAKE3', id: 9, digestLength: 32, cryptographic: true },
+  { name: 'XXH128', id: 8, digestLength: 16, cryptographic: false, piece: 'xxh128' },
+  { name: 'BLAKE3', id: 9, digestLength: 32, cryptographic: true, piece: 'blake3' },
 ];
 
-export const DEFAULT_HASH = 'SHA1';
+/** --hash when not given: chosen per run (auto-hash.ts). */
+export const DEFAULT_HASH = 'auto';
 
 export function hashByName(name: string): HashAlgorithm | undefined {
   const upper = name.toUpperCase();
@@ -55,9 +61,10 @@ export type DigestFunction = (data: Uint8Array) => Buffer;
 export async function loadDigest(algorithm: HashAlgorithm): Promise<DigestFunction> {
   const nodeName = algorithm.nodeName;
   if (nodeName !== undefined) return (data) => createHash(nodeName).update(data).digest();
-  // Loaded on first use: most runs use node:crypto and need not parse the WebAssembly.
-  const { createBLAKE3, createXXHash128 } = await import('hash-wasm');
-  const hasher = algorithm.name === 'XXH128' ? await createXXHash128() : await createBLAKE3(256);
+  // Instantiated on first use: most runs use node:crypto and need not compile the WebAssembly.
+  const hasher = algorithm.piece === 'xxh128'
+    ? await loadPiece<{ createXXHash128(): Promise<IHasher> }>('xxh128').createXXHash128()
+    : await loadPiece<{ createBLAKE3(bits: number): Promise<IHasher> }>('blake3').createBLAKE3(256);
   return (data) => {
     hasher.init();
     hasher.update(data);

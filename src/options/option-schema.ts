@@ -5,6 +5,7 @@
  * --help (cli/help.ts) are all read from this table, so a new option is one entry
  * here, plus a rule in option-rules.ts when it depends on others.
  */
+import { AUTO_HASH } from '../hash/auto-hash.js';
 import { DEFAULT_HASH, HASH_ALGORITHMS, hashByName } from '../hash/hash-algorithms.js';
 import { choice, commandWords, flag, integer, text, type ValueKind } from './option-kinds.js';
 import type { OptionKey } from './options.js';
@@ -135,11 +136,11 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     },
   },
   {
-    key: 'hash', long: 'hash', library: { name: 'hash', calls: ALL }, kind: choice('hash', hashNames, (n) => hashByName(n)!),
-    default: hashByName(DEFAULT_HASH)!,
+    key: 'hash', long: 'hash', library: { name: 'hash', calls: ALL }, kind: choice('hash', [AUTO_HASH, ...hashNames], (n) => (n === AUTO_HASH ? AUTO_HASH : hashByName(n)!)),
+    default: AUTO_HASH,
     help: {
       group: 'tuning', placeholder: 'NAME',
-      text: `Digest for comparison over SSH and for bitmaps: ${hashNames.join(', ')} (default: ${DEFAULT_HASH}; XXH128 is fastest but not cryptographic)`,
+      text: `Digest for comparison over SSH and for bitmaps: ${DEFAULT_HASH}, ${hashNames.join(', ')} (default: ${DEFAULT_HASH}: XXH128 for SYNC without a bitmap, SHA1 with one; XXH128 is fastest but not cryptographic, SHA1 is not collision-proof: for a source an attacker may craft use SHA256 or BLAKE3)`,
     },
   },
   {

@@ -22,7 +22,10 @@ export interface Options {
   verbose: boolean;
   progress: boolean;
   debug: boolean;
+  /** The digest of the run: --hash, or what --hash=auto (the default) chose for it. */
   hash: HashAlgorithm;
+  /** True when `hash` was chosen by --hash=auto rather than named. */
+  hashAuto?: boolean;
   /** --buffer, in bytes. */
   bufferSize: number;
   /** --chunk, in bytes; undefined when not given. */

@@ -1,11 +1,12 @@
 /**
  * How the agent reaches the other side. The remote host runs a fixed one-line
- * program (`node -e BOOTSTRAP`) that reads a length-prefixed script from stdin and
- * runs it; the script is the agent bundle. Nothing else is installed there, and
+ * program (`node -e BOOTSTRAP`) that reads length-prefixed deflated frames from stdin
+ * and runs the first; the script is the agent bundle, the others the pieces the run needs. Nothing else is installed there, and
  * nothing the user typed is part of the command the remote shell sees.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { PieceName } from '../pieces/agent-pieces.js';
 import { START_MARKER } from './protocol-start.js';
 
 /** Exit codes of the bootstrap, so the client can say what went wrong. */
@@ -15,39 +16,40 @@ export const MIN_NODE_MAJOR = 18;
 
 /**
  * Must contain no single quote (it travels inside '...' through the remote shell)
- * and must read exactly the script's bytes, leaving the protocol on stdin. The script
- * arrives deflated (raw deflate): u32 big-endian length, then the compressed bytes.
- * Its first write on stdout is the start marker, so that whatever the remote shell
- * printed before node ran can be told apart from the protocol.
+ * and must read exactly the script's bytes, leaving the protocol on stdin. What
+ * follows on stdin is frames, each a u32 big-endian length and that many bytes of raw
+ * deflate, ended by a length of 0: first the agent script, then the pieces the run
+ * needs, each "NAME\n" and its source (left for pieces/agent-pieces.ts to evaluate when
+ * first used). Its first write on stdout is the start marker, so that whatever the
+ * remote shell printed before node ran can be told apart from the protocol.
  */
 export const BOOTSTRAP = [
   `const v=process.versions.node.split(".").map(Number);`,
   `if(v[0]<${MIN_NODE_MAJOR}){process.stderr.write("basyn: remote node "+process.version+" is too old, basyn needs node >= ${MIN_NODE_MAJOR}\\n");process.exit(${BOOTSTRAP_EXIT_OLD_NODE})}`,
-  `const fs=require("fs");`,
+  `const fs=require("fs"),z=require("zlib");`,
   `fs.writeSync(1,${JSON.stringify(START_MARKER.toString('latin1'))});`,
   `function rd(n){const b=Buffer.alloc(n);let o=0;while(o<n){let k=0;try{k=fs.readSync(0,b,o,n-o,null)}catch(e){if(e.code==="EAGAIN"){Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,5);continue}throw e}if(k===0)process.exit(${BOOTSTRAP_EXIT_NO_SCRIPT});o+=k}return b}`,
-  `const s=require("zlib").inflateRawSync(rd(rd(4).readUInt32BE(0))).toString("utf8");`,
+  `const P={};globalThis[Symbol.for("basyn.pieces")]=P;let s;`,
+  `for(;;){const n=rd(4).readUInt32BE(0);if(n===0)break;const t=z.inflateRawSync(rd(n)).toString("utf8");if(s===undefined)s=t;else{const i=t.indexOf("\\n");P[t.slice(0,i)]=t.slice(i+1)}}`,
   `const m={exports:{}};new Function("require","module","exports",s)(require,m,m.exports);`,
 ].join('');
 
-/**
- * Which agent to send: "core" hashes with node:crypto only and is small; "full" also
- * carries the WebAssembly hashes (XXH128, BLAKE3).
- */
-export type AgentVariant = 'core' | 'full';
+const frames = new Map<string, Buffer>();
 
-const cached = new Map<AgentVariant, Buffer>();
-
-/** The deflated agent bundle framed for the bootstrap: u32 big-endian length, then the bytes. */
-export function framedAgentScript(variant: AgentVariant): Buffer {
-  let framed = cached.get(variant);
+/** One file of dist/ (deflated at build time; a piece's begins with its name line) as a frame. */
+function frame(file: string): Buffer {
+  let framed = frames.get(file);
   if (framed === undefined) {
-    const path = fileURLToPath(new URL(`../../agent.${variant}.cjs.z`, import.meta.url));
-    const script = readFileSync(path);
+    const body = readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)));
     const head = Buffer.alloc(4);
-    head.writeUInt32BE(script.length, 0);
-    framed = Buffer.concat([head, script]);
-    cached.set(variant, framed);
+    head.writeUInt32BE(body.length, 0);
+    framed = Buffer.concat([head, body]);
+    frames.set(file, framed);
   }
   return framed;
+}
+
+/** What the bootstrap reads: the agent script, then the pieces this run needs, then the end. */
+export function framedAgentScript(pieces: readonly PieceName[] = []): Buffer {
+  return Buffer.concat([frame('agent.cjs.z'), ...[...new Set(pieces)].map((p) => frame(`pieces/${p}.cjs.z`)), Buffer.alloc(4)]);
 }

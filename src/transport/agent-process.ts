@@ -8,7 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
-import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript, type AgentVariant } from './agent-bootstrap.js';
+import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript } from './agent-bootstrap.js';
+import type { PieceName } from '../pieces/agent-pieces.js';
 import { ProtocolStart } from './protocol-start.js';
 import { quoteShellWord } from './shell-words.js';
 import { workingDirectoryIsGone } from '../util/working-directory.js';
@@ -29,8 +30,8 @@ export interface AgentProcessOptions {
   remoteNode?: string;
   /** Run the agent through `sudo -n` (--sudo). */
   sudo?: boolean;
-  /** Which agent bundle to send (default "full", which can hash with anything). */
-  variant?: AgentVariant;
+  /** The pieces (WebAssembly modules) the run needs, sent after the agent script. */
+  pieces?: readonly PieceName[];
   /** Receives each line the agent or ssh writes to stderr. */
   onStderrLine?: (line: string) => void;
   /** Receives what the remote side wrote on stdout before the agent started (a shell's banner), described. */
@@ -196,7 +197,7 @@ export class AgentProcess implements AgentLink {
     }
     killWithThisProcess(child, sudo && options.ssh === undefined);
     const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started, options.onSkippedOutput);
-    agent.stdin.write(framedAgentScript(options.variant ?? 'full'));
+    agent.stdin.write(framedAgentScript(options.pieces));
     return agent;
   }
 
