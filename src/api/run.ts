@@ -24,6 +24,8 @@ import { formatBytes } from '../report/units.js';
 import { quoteName } from '../report/quote.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
+import { applyDeltaRun } from '../delta/apply-run.js';
+import { writeDeltaRun, type DeltaReport } from '../delta/delta-run.js';
 
 export interface RunSettings {
   local?: string;
@@ -51,6 +53,12 @@ export interface RunSettings {
   dryRun?: boolean;
   /** Create or extend a destination image file to the source size. */
   create?: boolean;
+  /** Write what SYNC would write into this delta file instead ("-": stdout); src/delta/. */
+  writeDelta?: string;
+  /** Apply these delta files, in order, to the one device given; src/delta/. */
+  applyDelta?: readonly string[];
+  /** Apply even where the device holds neither the before nor the after state. */
+  force?: boolean;
 }
 
 export interface RunHooks {
@@ -82,9 +90,12 @@ export interface RunResult {
   /** Seconds the action (or the recheck alone) took. */
   seconds: number;
   io: { local?: IoCounters; remote?: IoCounters };
+  /** The delta written or applied (--write-delta, --apply-delta). */
+  delta?: DeltaReport;
 }
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
+  if (settings.applyDelta !== undefined) return applyDeltaRun(settings, hooks);
   const signal = hooks.signal ?? new AbortController().signal;
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
@@ -103,10 +114,10 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       const isDestination = (side === 'remote') === (action === 'PUSH');
       const createSize = settings.create === true && isDestination ? sourceSize : undefined;
       if (side === 'local' && settings.local !== undefined) {
-        opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
+        opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true && settings.writeDelta === undefined, createSize, log);
       }
       if (side === 'remote' && settings.remote !== undefined) {
-        const writable = action === 'PUSH' && settings.dryRun !== true;
+        const writable = action === 'PUSH' && settings.dryRun !== true && settings.writeDelta === undefined;
         opened.remote = agent !== undefined
           ? await openRemote(agent, settings, writable, createSize, log)
           : await openLocal(settings.remote, 'remote', settings, digest, writable, createSize, log);
@@ -135,7 +146,11 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const trafficBefore = trafficOf(remote);
     if (action !== undefined) {
       const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
-      if (settings.bitmap !== undefined) {
+      if (settings.writeDelta !== undefined) {
+        const made = await withProgressContext(progress, () => writeDeltaRun(settings, source!, destination, ctx, log));
+        result.counters = made.counters;
+        result.delta = made.delta;
+      } else if (settings.bitmap !== undefined) {
         result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result));
       } else {
         log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
@@ -183,7 +198,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   }
 }
 
-async function openLocal(
+export async function openLocal(
   path: string,
   side: 'local' | 'remote',
   settings: RunSettings,
@@ -211,7 +226,7 @@ function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
  * two devices are compared byte for byte. An agent is still started where something
  * asks for a separate process: --sudo, --remote-node, or a test's agent environment.
  */
-function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
+export function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
   return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
 }
 
@@ -228,7 +243,7 @@ function trafficOf(device: Device | undefined): { rx: number; tx: number } {
   return device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: 0 };
 }
 
-function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
+export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
   const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
   log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({
@@ -239,7 +254,7 @@ function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Age
   });
 }
 
-async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
+export async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
   const where = settings.host !== undefined ? ` on host ${quoteName(settings.host)}` : '';
   const device = await RemoteDevice.connect(agent, {
     path: settings.remote!,

@@ -45,13 +45,19 @@ export interface Options {
   dryRun: boolean;
   /** --create: create or extend a destination image file to the source size. */
   create: boolean;
+  /** --write-delta: where the blocks SYNC would write go instead ("-": stdout). */
+  writeDelta?: string;
+  /** --apply-delta: the delta files to apply, in order ("-": stdin). */
+  applyDelta?: string[];
+  /** --force: apply where the device holds neither the before nor the after state. */
+  force: boolean;
   help: boolean;
   version: boolean;
 }
 
 export type OptionKey = keyof Options;
 
-type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'>;
+type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'> & Partial<Pick<Options, 'writeDelta'>>;
 
 /**
  * A bitmap run without its destination (-r for PUSH, -l for PULL) writes no device:
@@ -59,7 +65,8 @@ type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'>;
  * later run with the destination trusts that bitmap.
  */
 export function isBitmapOnly(o: RunShape): boolean {
-  return o.bitmap !== undefined && o.action !== undefined && (o.action === 'PUSH' ? o.remote : o.local) === undefined;
+  // A delta run with a bitmap has no destination by design: the delta stands for it.
+  return o.writeDelta === undefined && o.bitmap !== undefined && o.action !== undefined && (o.action === 'PUSH' ? o.remote : o.local) === undefined;
 }
 
 /** The side an action writes, or undefined when no device is written (no action, bitmap only). */

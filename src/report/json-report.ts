@@ -51,6 +51,8 @@ export interface JsonReport {
   bandwidth: { realKiBps: number; effectiveKiBps: number };
   recheck: { compared: number; differing: number; firstDifference: number | null } | null;
   bitmap: { path: string; spotChecks: number | null } | null;
+  /** --write-delta and --apply-delta: the delta's entries, data bytes and file size (several files: sums). */
+  delta: { operation: 'write' | 'apply'; path: string; entries: number; dataBytes: number; fileSize: number; skipped: number | null } | null;
   /** Dry run only: every differing block or chunk. */
   differences: { offset: number; length: number }[] | null;
   error: JsonError | null;
@@ -73,7 +75,7 @@ export function jsonError(error: unknown): JsonError {
 
 /** The settings the report shows (what the command line and the library both pass). */
 export type ReportedSettings = Pick<Options, 'action' | 'mode' | 'hash' | 'bufferSize' | 'chunkSize' | 'zlevel' | 'host' | 'local' | 'remote' | 'bitmap'> &
-  Partial<Pick<Options, 'dryRun'>>;
+  Partial<Pick<Options, 'dryRun' | 'writeDelta'>>;
 
 export function jsonReport(
   settings: ReportedSettings,
@@ -125,6 +127,7 @@ export function jsonReport(
       ? { compared: result.recheck.blocksCompared, differing: result.recheck.blocksDiffering, firstDifference: result.recheck.firstDifference ?? null }
       : null,
     bitmap: settings.bitmap !== undefined ? { path: settings.bitmap, spotChecks: result?.bitmapSpotChecks ?? null } : null,
+    delta: result?.delta !== undefined ? { ...result.delta, skipped: result.delta.skipped ?? null } : null,
     differences: settings.dryRun === true ? (outcome.differences ?? []) : null,
     error: outcome.error !== undefined ? jsonError(outcome.error) : null,
   };

@@ -1,0 +1,174 @@
+/**
+ * Reads a delta file: a validation pass over every byte (structure, checksum, and
+ * each payload decoded and checked against its after digest) before anything is
+ * written, then passes over its entries as the apply needs them. Memory stays
+ * bounded: one entry's payload at a time. Standard input ("-") is first spooled to
+ * a private temporary file, so it too is validated whole before it is applied.
+ */
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { BasynError, DeviceError, systemErrorText } from '../errors.js';
+import { hashById, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { decodeBlock } from '../protocol/block-codec.js';
+import type { Encoding } from '../protocol/protocol.js';
+import { quoteName } from '../report/quote.js';
+import {
+  decodeDeltaHeader, decodeEntryHead, decodeTrailer, deltaError, newChecksum,
+  DELTA_HEADER_SIZE, ENTRY_FIXED_SIZE, TRAILER_SIZE, TRAILER_TAG, type DeltaEntryHead, type DeltaHeader,
+} from './delta-format.js';
+
+export interface DeltaEntry extends DeltaEntryHead {
+  /** Where the payload starts in the file. */
+  payloadAt: number;
+  /** The entry's index in the file. */
+  index: number;
+}
+
+export class DeltaFile {
+  private constructor(
+    /** The name as the user gave it ("-" for standard input). */
+    readonly path: string,
+    readonly header: DeltaHeader,
+    readonly hash: HashAlgorithm,
+    readonly entryCount: number,
+    readonly dataBytes: number,
+    readonly fileSize: number,
+    private readonly file: FileHandle,
+    private readonly spool: string | undefined,
+  ) {}
+
+  /**
+   * Opens and validates a delta completely. Throws a SyncError naming the file and the
+   * first thing wrong in it (truncated, checksum, a field out of range, a payload that
+   * does not decode to its digest).
+   */
+  static async open(path: string, stdin: Readable = process.stdin): Promise<DeltaFile> {
+    let spool: string | undefined;
+    let source = path;
+    if (path === '-') {
+      const dir = await fs.mkdtemp(join(tmpdir(), 'basyn-delta-'));
+      spool = join(dir, 'stdin.delta');
+      try {
+        await pipeline(stdin, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+      } catch (error) {
+        await fs.rm(dir, { recursive: true, force: true });
+        throw new DeviceError(`cannot read the delta from standard input: ${systemErrorText(error)}`, { operation: 'read delta' });
+      }
+      source = spool;
+    }
+    let file: FileHandle;
+    try {
+      file = await fs.open(source, 'r');
+    } catch (error) {
+      if (spool !== undefined) await fs.rm(join(spool, '..'), { recursive: true, force: true });
+      throw new DeviceError(`cannot open delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'open delta' });
+    }
+    try {
+      const info = await file.stat();
+      if (!info.isFile()) throw deltaError(path, 'is not a regular file');
+      const fileSize = info.size;
+      const head = await readAt(file, 0, Math.min(DELTA_HEADER_SIZE, fileSize));
+      const header = decodeDeltaHeader(path, head, fileSize);
+      const hash = hashById(header.hashId)!;
+      const digest = await loadDigest(hash);
+      const { entries, dataBytes } = await validate(path, file, fileSize, header, digest);
+      return new DeltaFile(path, header, hash, entries, dataBytes, fileSize, file, spool);
+    } catch (error) {
+      await file.close();
+      if (spool !== undefined) await fs.rm(join(spool, '..'), { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** The entries in file order, without their payloads. */
+  async *entries(): AsyncGenerator<DeltaEntry> {
+    yield* walkEntries(this.path, this.file, this.fileSize, this.header);
+  }
+
+  /** The entry's data, decoded (checked in the validation pass). */
+  async data(e: DeltaEntry): Promise<Buffer> {
+    const payload = await readAt(this.file, e.payloadAt, e.payloadLength);
+    return decode(this.path, e, payload);
+  }
+
+  async close(): Promise<void> {
+    await this.file.close().catch(() => undefined);
+    if (this.spool !== undefined) await fs.rm(join(this.spool, '..'), { recursive: true, force: true });
+  }
+}
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const b = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(b, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? b : b.subarray(0, done);
+}
+
+async function* walkEntries(path: string, file: FileHandle, fileSize: number, h: DeltaHeader, seen?: (bytes: Buffer) => void): AsyncGenerator<DeltaEntry> {
+  const fixed = ENTRY_FIXED_SIZE + 2 * h.digestLength;
+  let at = DELTA_HEADER_SIZE;
+  let index = 0;
+  for (;;) {
+    if (at + TRAILER_SIZE > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
+    const tag = await readAt(file, at, 1);
+    if (tag[0] === TRAILER_TAG) return;
+    if (at + fixed > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
+    const b = await readAt(file, at, fixed);
+    seen?.(b);
+    const head = decodeEntryHead(path, b, h, at);
+    if (at + fixed + head.payloadLength > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
+    yield { ...head, payloadAt: at + fixed, index };
+    at += fixed + head.payloadLength;
+    index++;
+  }
+}
+
+async function validate(path: string, file: FileHandle, fileSize: number, h: DeltaHeader, digest: DigestFunction): Promise<{ entries: number; dataBytes: number }> {
+  const checksum = newChecksum();
+  checksum.update(await readAt(file, 0, DELTA_HEADER_SIZE));
+  let entries = 0;
+  let dataBytes = 0;
+  let end = DELTA_HEADER_SIZE;
+  for await (const e of walkEntries(path, file, fileSize, h, (b) => checksum.update(b))) {
+    const payload = await readAt(file, e.payloadAt, e.payloadLength);
+    checksum.update(payload);
+    const data = await decode(path, e, payload);
+    if (!digest(data).equals(e.after)) throw deltaError(path, `is damaged: the data of the entry at device offset ${e.offset} does not match its digest`, e.offset);
+    entries++;
+    dataBytes += e.length;
+    end = e.payloadAt + e.payloadLength;
+  }
+  if (end + TRAILER_SIZE !== fileSize) {
+    throw deltaError(path, `is ${fileSize} bytes, but its entries and trailer make ${end + TRAILER_SIZE}: it is truncated or has bytes appended`);
+  }
+  const trailerBytes = await readAt(file, end, TRAILER_SIZE);
+  const trailer = decodeTrailer(path, trailerBytes);
+  checksum.update(trailerBytes.subarray(0, TRAILER_SIZE - 32));
+  if (!checksum.digest().equals(trailer.checksum)) throw deltaError(path, 'is damaged: its checksum does not match its contents');
+  if (trailer.entries !== entries || trailer.dataBytes !== dataBytes) {
+    throw deltaError(path, `is damaged: its trailer counts ${trailer.entries} entries of ${trailer.dataBytes} bytes, it holds ${entries} of ${dataBytes}`);
+  }
+  return { entries, dataBytes };
+}
+
+async function decode(path: string, e: DeltaEntryHead, payload: Buffer): Promise<Buffer> {
+  let data: Buffer | undefined;
+  try {
+    data = await decodeBlock(e.encoding as Encoding, payload, e.length);
+  } catch (error) {
+    const why = error instanceof BasynError ? error.message : String(error);
+    throw deltaError(path, `is damaged: the entry at device offset ${e.offset} does not decode (${why})`, e.offset);
+  }
+  // An encoding this build's codec does not handle returns nothing.
+  if (!Buffer.isBuffer(data) || data.length !== e.length) throw deltaError(path, `has an entry at device offset ${e.offset} in encoding ${e.encoding}, which this basyn cannot decode`, e.offset);
+  return data;
+}
