@@ -40,7 +40,11 @@ export class DeltaFile {
     readonly fileSize: number,
     private readonly file: FileHandle,
     private readonly spool: string | undefined,
-  ) {}
+  ) {
+    this.cursor = new Cursor(file);
+  }
+
+  private readonly cursor: Cursor;
 
   /**
    * Opens and validates a delta completely. Throws a SyncError naming the file and the
@@ -87,18 +91,42 @@ export class DeltaFile {
 
   /** The entries in file order, without their payloads. */
   async *entries(): AsyncGenerator<DeltaEntry> {
-    yield* walkEntries(this.path, this.file, this.fileSize, this.header);
+    yield* walkEntries(this.path, this.cursor, this.fileSize, this.header);
   }
 
   /** The entry's data, decoded (checked in the validation pass). */
   async data(e: DeltaEntry): Promise<Buffer> {
-    const payload = await readAt(this.file, e.payloadAt, e.payloadLength);
+    const payload = await this.cursor.bytes(e.payloadAt, e.payloadLength);
     return decode(this.path, e, payload);
   }
 
   async close(): Promise<void> {
     await this.file.close().catch(() => undefined);
     if (this.spool !== undefined) await fs.rm(join(this.spool, '..'), { recursive: true, force: true });
+  }
+}
+
+/** Bytes read ahead at once: the passes walk the file front to back. */
+const READ_AHEAD = 1024 * 1024;
+
+/**
+ * Sequential reads served from one read-ahead window, so that walking thousands of
+ * small entries costs a read per MiB, not three per entry. Each window is a fresh
+ * buffer: slices handed out stay valid.
+ */
+class Cursor {
+  private window: Buffer = Buffer.alloc(0);
+  private start = 0;
+  constructor(private readonly file: FileHandle) {}
+
+  async bytes(position: number, length: number): Promise<Buffer> {
+    if (position >= this.start && position + length <= this.start + this.window.length) {
+      return this.window.subarray(position - this.start, position - this.start + length);
+    }
+    if (length > READ_AHEAD / 2) return readAt(this.file, position, length);
+    this.window = await readAt(this.file, position, READ_AHEAD);
+    this.start = position;
+    return this.window.subarray(0, Math.min(length, this.window.length));
   }
 }
 
@@ -113,16 +141,16 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
   return done === length ? b : b.subarray(0, done);
 }
 
-async function* walkEntries(path: string, file: FileHandle, fileSize: number, h: DeltaHeader, seen?: (bytes: Buffer) => void): AsyncGenerator<DeltaEntry> {
+async function* walkEntries(path: string, file: Cursor, fileSize: number, h: DeltaHeader, seen?: (bytes: Buffer) => void): AsyncGenerator<DeltaEntry> {
   const fixed = ENTRY_FIXED_SIZE + 2 * h.digestLength;
   let at = DELTA_HEADER_SIZE;
   let index = 0;
   for (;;) {
     if (at + TRAILER_SIZE > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
-    const tag = await readAt(file, at, 1);
+    const tag = await file.bytes(at, 1);
     if (tag[0] === TRAILER_TAG) return;
     if (at + fixed > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
-    const b = await readAt(file, at, fixed);
+    const b = await file.bytes(at, fixed);
     seen?.(b);
     const head = decodeEntryHead(path, b, h, at);
     if (at + fixed + head.payloadLength > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
@@ -132,14 +160,15 @@ async function* walkEntries(path: string, file: FileHandle, fileSize: number, h:
   }
 }
 
-async function validate(path: string, file: FileHandle, fileSize: number, h: DeltaHeader, digest: DigestFunction): Promise<{ entries: number; dataBytes: number }> {
+async function validate(path: string, handle: FileHandle, fileSize: number, h: DeltaHeader, digest: DigestFunction): Promise<{ entries: number; dataBytes: number }> {
+  const file = new Cursor(handle);
   const checksum = newChecksum();
-  checksum.update(await readAt(file, 0, DELTA_HEADER_SIZE));
+  checksum.update(await file.bytes(0, DELTA_HEADER_SIZE));
   let entries = 0;
   let dataBytes = 0;
   let end = DELTA_HEADER_SIZE;
   for await (const e of walkEntries(path, file, fileSize, h, (b) => checksum.update(b))) {
-    const payload = await readAt(file, e.payloadAt, e.payloadLength);
+    const payload = await file.bytes(e.payloadAt, e.payloadLength);
     checksum.update(payload);
     const data = await decode(path, e, payload);
     if (!digest(data).equals(e.after)) throw deltaError(path, `is damaged: the data of the entry at device offset ${e.offset} does not match its digest`, e.offset);
@@ -150,7 +179,7 @@ async function validate(path: string, file: FileHandle, fileSize: number, h: Del
   if (end + TRAILER_SIZE !== fileSize) {
     throw deltaError(path, `is ${fileSize} bytes, but its entries and trailer make ${end + TRAILER_SIZE}: it is truncated or has bytes appended`);
   }
-  const trailerBytes = await readAt(file, end, TRAILER_SIZE);
+  const trailerBytes = await file.bytes(end, TRAILER_SIZE);
   const trailer = decodeTrailer(path, trailerBytes);
   checksum.update(trailerBytes.subarray(0, TRAILER_SIZE - 32));
   if (!checksum.digest().equals(trailer.checksum)) throw deltaError(path, 'is damaged: its checksum does not match its contents');
