@@ -25,7 +25,8 @@ import { quoteName } from '../report/quote.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
 import { applyDeltaRun } from '../delta/apply-run.js';
-import { writeDeltaRun, type DeltaReport } from '../delta/delta-run.js';
+import { writeDeltaRun, type DeltaReport, type DeltaFigures } from '../delta/delta-run.js';
+import { UndoRecorder } from '../delta/undo-recorder.js';
 
 export interface RunSettings {
   local?: string;
@@ -59,6 +60,8 @@ export interface RunSettings {
   applyDelta?: readonly string[];
   /** Apply even where the device holds neither the before nor the after state. */
   force?: boolean;
+  /** Save the old contents of every block the run overwrites into this undo file. */
+  undo?: string;
 }
 
 export interface RunHooks {
@@ -92,6 +95,8 @@ export interface RunResult {
   io: { local?: IoCounters; remote?: IoCounters };
   /** The delta written or applied (--write-delta, --apply-delta). */
   delta?: DeltaReport;
+  /** The undo file written (--undo). */
+  undo?: DeltaFigures;
 }
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
@@ -145,18 +150,29 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const started = performance.now();
     const trafficBefore = trafficOf(remote);
     if (action !== undefined) {
-      const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
-      if (settings.writeDelta !== undefined) {
-        const made = await withProgressContext(progress, () => writeDeltaRun(settings, source!, destination, ctx, log));
-        result.counters = made.counters;
-        result.delta = made.delta;
-      } else if (settings.bitmap !== undefined) {
-        result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result));
-      } else {
-        log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
-        result.counters = await withProgressContext(progress, () =>
-          settings.mode === 'COPY' ? copyDevices(source!, destination!, ctx) : syncDevices(source!, destination!, ctx),
-        );
+      const [source, written] = action === 'PUSH' ? [local, remote] : [remote, local];
+      // --undo (src/delta/): the old contents of each block are saved before it is overwritten.
+      const undo = settings.undo !== undefined && written !== undefined
+        ? await UndoRecorder.start(settings.undo, written, { hash: settings.hash, unitSize: settings.bufferSize, zlevel: settings.zlevel }, digest)
+        : undefined;
+      const destination = undo?.device ?? written;
+      try {
+        if (settings.writeDelta !== undefined) {
+          const made = await withProgressContext(progress, () => writeDeltaRun(settings, source!, destination, ctx, log));
+          result.counters = made.counters;
+          result.delta = made.delta;
+        } else if (settings.bitmap !== undefined) {
+          result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result));
+        } else {
+          log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
+          result.counters = await withProgressContext(progress, () =>
+            settings.mode === 'COPY' ? copyDevices(source!, destination!, ctx) : syncDevices(source!, destination!, ctx),
+          );
+        }
+        if (undo !== undefined) result.undo = await undo.finish();
+      } catch (error) {
+        await undo?.abandon();
+        throw error;
       }
       const c = result.counters;
       log.verbose(`${action} ${settings.mode} finished: ${c.blocksDiffering} of ${c.blocksCompared || c.blocksDiffering} blocks differ, ${c.bytesWritten} bytes ${ctx.dryRun ? 'would be ' : ''}sent`);

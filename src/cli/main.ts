@@ -72,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (options.stat && !options.json) {
       out.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
       if (result.delta !== undefined) out.write(`${formatDeltaStatLine(result.delta)}\n`);
+      if (result.undo !== undefined) out.write(`UNDO. Saved: ${result.undo.entries} entries, data ${result.undo.dataBytes}B, file ${result.undo.fileSize}B.\n`);
     }
     if (options.debug) {
       const io = result.io;

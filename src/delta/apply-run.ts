@@ -13,6 +13,7 @@ import { openLocal, openRemote, needsAgent, startAgent, type RunHooks, type RunR
 import type { AgentProcess } from '../transport/agent-process.js';
 import { applyDeltas } from './apply-delta.js';
 import { DeltaFile } from './delta-reader.js';
+import { UndoRecorder } from './undo-recorder.js';
 
 export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Promise<RunResult> {
   const signal = hooks.signal ?? new AbortController().signal;
@@ -40,13 +41,22 @@ export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Pro
       device = await openLocal(settings.local!, 'local', opened, digest, true, undefined, log);
     }
     for (const f of files) {
+      if (f.interrupted) log.verbose(`delta ${f.path} is the undo file of a run that was stopped: it restores what that run overwrote`);
       log.verbose(`delta ${f.path}: ${f.entryCount} entries, ${f.dataBytes} bytes of data for a device of ${f.header.deviceSize} bytes, ${hash.name}, made ${new Date(f.header.created).toISOString()}`);
     }
     const ctx: EngineContext = { size: device.size, blockSize: unit, digest, signal, progress, log };
     const started = performance.now();
     const before = device instanceof RemoteDevice ? { ...device.traffic } : { rx: 0, tx: 0 };
-    const counters = await applyDeltas(files, device, ctx, { force: settings.force === true });
-    signal.throwIfAborted();
+    const undo = settings.undo !== undefined ? await UndoRecorder.start(settings.undo, device, { hash, unitSize: unit, zlevel: settings.zlevel }, digest) : undefined;
+    let counters;
+    try {
+      counters = await applyDeltas(files, undo?.device ?? device, ctx, { force: settings.force === true });
+      signal.throwIfAborted();
+    } catch (error) {
+      await undo?.abandon();
+      throw error;
+    }
+    const undone = await undo?.finish();
     const seconds = (performance.now() - started) / 1000;
     const status = await device.status();
     const after = device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: counters.bytesWritten };
@@ -67,6 +77,7 @@ export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Pro
         fileSize: files.reduce((n, f) => n + f.fileSize, 0),
         skipped: entries - counters.writes,
       },
+      undo: undone,
     };
     log.verbose(`applied: ${counters.writes} of ${entries} entries written, ${result.delta!.skipped} already in place`);
     return result;

@@ -35,6 +35,12 @@
  *   24+D    D     digest after: the digest of the data the payload decodes to
  *   24+2D   P     payload
  *
+ * Checkpoint, 56 bytes, only in an undo file (kind 1), between entries: the
+ * trailer's layout with tag 0x43 ("C"). An undo file is made durable up to a
+ * checkpoint before the destination writes it covers are issued; an undo file of a
+ * run that was killed ends with its last checkpoint (and perhaps a part of the next
+ * batch, whose writes were never issued, which an apply ignores).
+ *
  * Trailer, 56 bytes, once, at the end:
  *   0       1     tag 0x54 ("T")
  *   1       7     zero
@@ -57,6 +63,7 @@ export const ENTRY_FIXED_SIZE = 24;
 export const TRAILER_SIZE = 56;
 export const ENTRY_TAG = 0x45;
 export const TRAILER_TAG = 0x54;
+export const CHECKPOINT_TAG = 0x43;
 const FLAG_BEFORE_KNOWN = 1;
 /** The encodings an entry may carry (the wire's ids; 3 is zstd). */
 export const DELTA_ENCODINGS: readonly number[] = [0, 1, 2, 3];
@@ -115,10 +122,10 @@ export function encodeEntryHead(e: DeltaEntryHead, digestLength: number): Buffer
   return b;
 }
 
-/** The trailer without its checksum; the checksum covers these 24 bytes too. */
-export function encodeTrailerHead(entries: number, dataBytes: number): Buffer {
+/** The trailer (or a checkpoint) without its checksum; the checksum covers these 24 bytes too. */
+export function encodeTrailerHead(entries: number, dataBytes: number, tag = TRAILER_TAG): Buffer {
   const b = Buffer.alloc(TRAILER_SIZE - 32);
-  b.writeUInt8(TRAILER_TAG, 0);
+  b.writeUInt8(tag, 0);
   b.writeBigUInt64LE(BigInt(entries), 8);
   b.writeBigUInt64LE(BigInt(dataBytes), 16);
   return b;
@@ -183,8 +190,8 @@ export function decodeEntryHead(path: string, b: Buffer, h: DeltaHeader, at: num
   return { offset, length, encoding, payloadLength, before, after };
 }
 
-export function decodeTrailer(path: string, b: Buffer): DeltaTrailer {
-  if (b.readUInt8(0) !== TRAILER_TAG || !b.subarray(1, 8).equals(Buffer.alloc(7))) throw deltaError(path, 'is damaged: its trailer is not where the entries end');
+export function decodeTrailer(path: string, b: Buffer, tag = TRAILER_TAG): DeltaTrailer {
+  if (b.readUInt8(0) !== tag || !b.subarray(1, 8).equals(Buffer.alloc(7))) throw deltaError(path, 'is damaged: its trailer is not where the entries end');
   return {
     entries: safe(b.readBigUInt64LE(8), path, 'entry count'),
     dataBytes: safe(b.readBigUInt64LE(16), path, 'data size'),

@@ -19,7 +19,7 @@ import type { Encoding } from '../protocol/protocol.js';
 import { quoteName } from '../report/quote.js';
 import {
   decodeDeltaHeader, decodeEntryHead, decodeTrailer, deltaError, newChecksum,
-  DELTA_HEADER_SIZE, ENTRY_FIXED_SIZE, TRAILER_SIZE, TRAILER_TAG, type DeltaEntryHead, type DeltaHeader,
+  CHECKPOINT_TAG, DELTA_HEADER_SIZE, ENTRY_FIXED_SIZE, TRAILER_SIZE, TRAILER_TAG, type DeltaEntryHead, type DeltaHeader,
 } from './delta-format.js';
 
 export interface DeltaEntry extends DeltaEntryHead {
@@ -40,6 +40,10 @@ export class DeltaFile {
     readonly fileSize: number,
     private readonly file: FileHandle,
     private readonly spool: string | undefined,
+    /** Where the usable part of the file ends. */
+    private readonly end: number,
+    /** An undo file of a run that was stopped: it covers what that run overwrote. */
+    readonly interrupted: boolean,
   ) {
     this.cursor = new Cursor(file);
   }
@@ -80,8 +84,8 @@ export class DeltaFile {
       const header = decodeDeltaHeader(path, head, fileSize);
       const hash = hashById(header.hashId)!;
       const digest = await loadDigest(hash);
-      const { entries, dataBytes } = await validate(path, file, fileSize, header, digest);
-      return new DeltaFile(path, header, hash, entries, dataBytes, fileSize, file, spool);
+      const v = await validate(path, file, fileSize, header, digest);
+      return new DeltaFile(path, header, hash, v.entries, v.dataBytes, fileSize, file, spool, v.end, v.interrupted);
     } catch (error) {
       await file.close();
       if (spool !== undefined) await fs.rm(join(spool, '..'), { recursive: true, force: true });
@@ -91,7 +95,7 @@ export class DeltaFile {
 
   /** The entries in file order, without their payloads. */
   async *entries(): AsyncGenerator<DeltaEntry> {
-    yield* walkEntries(this.path, this.cursor, this.fileSize, this.header);
+    yield* walkEntries(this.path, this.cursor, this.end, this.header);
   }
 
   /** The entry's data, decoded (checked in the validation pass). */
@@ -141,52 +145,103 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
   return done === length ? b : b.subarray(0, done);
 }
 
-async function* walkEntries(path: string, file: Cursor, fileSize: number, h: DeltaHeader, seen?: (bytes: Buffer) => void): AsyncGenerator<DeltaEntry> {
+type Walked = DeltaEntry | { checkpoint: number } | { trailer: number };
+
+/** Entries, checkpoints and the trailer in file order; `limit`: where the readable part ends. */
+async function* walk(path: string, file: Cursor, limit: number, h: DeltaHeader): AsyncGenerator<Walked> {
   const fixed = ENTRY_FIXED_SIZE + 2 * h.digestLength;
+  const truncated = (): never => {
+    throw Object.assign(deltaError(path, `is truncated: it ends at ${limit} bytes, inside an entry or before its trailer`), { truncated: true });
+  };
   let at = DELTA_HEADER_SIZE;
   let index = 0;
   for (;;) {
-    if (at + TRAILER_SIZE > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
-    const tag = await file.bytes(at, 1);
-    if (tag[0] === TRAILER_TAG) return;
-    if (at + fixed > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
-    const b = await file.bytes(at, fixed);
-    seen?.(b);
-    const head = decodeEntryHead(path, b, h, at);
-    if (at + fixed + head.payloadLength > fileSize) throw deltaError(path, `is truncated: it ends at ${fileSize} bytes, inside an entry or before its trailer`);
+    if (at >= limit) truncated();
+    const tag = (await file.bytes(at, 1))[0];
+    if (tag === TRAILER_TAG || (tag === CHECKPOINT_TAG && h.kind === 'undo')) {
+      if (at + TRAILER_SIZE > limit) truncated();
+      yield tag === TRAILER_TAG ? { trailer: at } : { checkpoint: at };
+      if (tag === TRAILER_TAG) return;
+      at += TRAILER_SIZE;
+      continue;
+    }
+    if (at + fixed > limit) truncated();
+    const head = decodeEntryHead(path, await file.bytes(at, fixed), h, at);
+    if (at + fixed + head.payloadLength > limit) truncated();
     yield { ...head, payloadAt: at + fixed, index };
     at += fixed + head.payloadLength;
     index++;
   }
 }
 
-async function validate(path: string, handle: FileHandle, fileSize: number, h: DeltaHeader, digest: DigestFunction): Promise<{ entries: number; dataBytes: number }> {
+async function* walkEntries(path: string, file: Cursor, end: number, h: DeltaHeader): AsyncGenerator<DeltaEntry> {
+  if (end <= DELTA_HEADER_SIZE) return;
+  for await (const w of walk(path, file, end, h)) {
+    if ('trailer' in w) return;
+    if ('checkpoint' in w) {
+      if (w.checkpoint + TRAILER_SIZE >= end) return;
+      continue;
+    }
+    yield w;
+  }
+}
+
+interface Validated {
+  entries: number;
+  dataBytes: number;
+  /** Where the usable part ends: after the trailer, or after the last checkpoint of an interrupted undo. */
+  end: number;
+  /** An undo file of a run that was stopped: it ends at a checkpoint. */
+  interrupted: boolean;
+}
+
+async function validate(path: string, handle: FileHandle, fileSize: number, h: DeltaHeader, digest: DigestFunction): Promise<Validated> {
   const file = new Cursor(handle);
   const checksum = newChecksum();
   checksum.update(await file.bytes(0, DELTA_HEADER_SIZE));
+  const fixed = ENTRY_FIXED_SIZE + 2 * h.digestLength;
   let entries = 0;
   let dataBytes = 0;
-  let end = DELTA_HEADER_SIZE;
-  for await (const e of walkEntries(path, file, fileSize, h, (b) => checksum.update(b))) {
-    const payload = await file.bytes(e.payloadAt, e.payloadLength);
-    checksum.update(payload);
-    const data = await decode(path, e, payload);
-    if (!digest(data).equals(e.after)) throw deltaError(path, `is damaged: the data of the entry at device offset ${e.offset} does not match its digest`, e.offset);
-    entries++;
-    dataBytes += e.length;
-    end = e.payloadAt + e.payloadLength;
+  // What the last checkpoint vouches for (an undo file with none covers no write).
+  let safe = { entries: 0, dataBytes: 0, end: DELTA_HEADER_SIZE };
+  const record = async (at: number, tag: number): Promise<void> => {
+    const bytes = await file.bytes(at, TRAILER_SIZE);
+    const t = decodeTrailer(path, bytes, tag);
+    checksum.update(bytes.subarray(0, TRAILER_SIZE - 32));
+    if (!checksum.copy().digest().equals(t.checksum)) throw deltaError(path, 'is damaged: its checksum does not match its contents');
+    checksum.update(bytes.subarray(TRAILER_SIZE - 32));
+    if (t.entries !== entries || t.dataBytes !== dataBytes) {
+      throw deltaError(path, `is damaged: its ${tag === TRAILER_TAG ? 'trailer' : 'checkpoint'} counts ${t.entries} entries of ${t.dataBytes} bytes, it holds ${entries} of ${dataBytes}`);
+    }
+  };
+  try {
+    for await (const w of walk(path, file, fileSize, h)) {
+      if ('trailer' in w) {
+        await record(w.trailer, TRAILER_TAG);
+        if (w.trailer + TRAILER_SIZE !== fileSize) {
+          throw deltaError(path, `is ${fileSize} bytes, but its entries and trailer make ${w.trailer + TRAILER_SIZE}: it has bytes appended`);
+        }
+        return { entries, dataBytes, end: fileSize, interrupted: false };
+      }
+      if ('checkpoint' in w) {
+        await record(w.checkpoint, CHECKPOINT_TAG);
+        safe = { entries, dataBytes, end: w.checkpoint + TRAILER_SIZE };
+        continue;
+      }
+      const payload = await file.bytes(w.payloadAt, w.payloadLength);
+      checksum.update(await file.bytes(w.payloadAt - fixed, fixed));
+      checksum.update(payload);
+      const data = await decode(path, w, payload);
+      if (!digest(data).equals(w.after)) throw deltaError(path, `is damaged: the data of the entry at device offset ${w.offset} does not match its digest`, w.offset);
+      entries++;
+      dataBytes += w.length;
+    }
+  } catch (error) {
+    // An undo file whose run was killed: what its last checkpoint covers is whole.
+    if (h.kind === 'undo' && (error as { truncated?: boolean }).truncated === true) return { ...safe, interrupted: true };
+    throw error;
   }
-  if (end + TRAILER_SIZE !== fileSize) {
-    throw deltaError(path, `is ${fileSize} bytes, but its entries and trailer make ${end + TRAILER_SIZE}: it is truncated or has bytes appended`);
-  }
-  const trailerBytes = await file.bytes(end, TRAILER_SIZE);
-  const trailer = decodeTrailer(path, trailerBytes);
-  checksum.update(trailerBytes.subarray(0, TRAILER_SIZE - 32));
-  if (!checksum.digest().equals(trailer.checksum)) throw deltaError(path, 'is damaged: its checksum does not match its contents');
-  if (trailer.entries !== entries || trailer.dataBytes !== dataBytes) {
-    throw deltaError(path, `is damaged: its trailer counts ${trailer.entries} entries of ${trailer.dataBytes} bytes, it holds ${entries} of ${dataBytes}`);
-  }
-  return { entries, dataBytes };
+  throw deltaError(path, 'is truncated');
 }
 
 async function decode(path: string, e: DeltaEntryHead, payload: Buffer): Promise<Buffer> {

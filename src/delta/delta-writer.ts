@@ -13,7 +13,7 @@ import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { encodeBlock } from '../protocol/block-codec.js';
 import { quoteName } from '../report/quote.js';
 import {
-  encodeDeltaHeader, encodeEntryHead, encodeTrailerHead, newChecksum, DELTA_HEADER_SIZE, TRAILER_SIZE, type DeltaKind,
+  encodeDeltaHeader, encodeEntryHead, encodeTrailerHead, newChecksum, CHECKPOINT_TAG, DELTA_HEADER_SIZE, TRAILER_SIZE, type DeltaKind,
 } from './delta-format.js';
 
 /** Bytes gathered before a write to the file (entries are small next to this). */
@@ -63,12 +63,14 @@ export class DeltaWriter {
     if (path === '-') {
       writer = new DeltaWriter(path, options, undefined, undefined);
     } else {
-      const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+      // An undo file is written in place: a run killed part-way must leave the part
+      // that covers the writes it issued (checkpoint()). A delta appears whole or not at all.
+      const temporary = options.kind === 'undo' ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
       let file: FileHandle;
       try {
-        file = await fs.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        file = await fs.open(temporary ?? path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       } catch (error) {
-        throw new DeviceError(`cannot create delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'create delta' });
+        throw new DeviceError(`cannot create ${options.kind === 'undo' ? 'undo file' : 'delta'} ${quoteName(path)}: ${systemErrorText(error)}`, { operation: `create ${options.kind}` });
       }
       writer = new DeltaWriter(path, options, file, temporary);
     }
@@ -87,7 +89,7 @@ export class DeltaWriter {
       if (payload.length > 0) this.append(Buffer.from(payload));
       this.entries++;
       this.dataBytes += data.length;
-      if (this.pendingBytes >= WRITE_BATCH) await this.drain();
+      if (this.pendingBytes >= WRITE_BATCH && this.options.kind !== 'undo') await this.drain();
     });
     this.queue = step.catch(() => undefined);
     return step;
@@ -112,6 +114,22 @@ export class DeltaWriter {
     this.written += chunk.length;
   }
 
+  /**
+   * Undo files: makes every entry added so far durable, behind a checkpoint that an
+   * apply accepts as the end of the file if the run stops before the next one.
+   */
+  async checkpoint(): Promise<void> {
+    await this.queue;
+    this.append(encodeTrailerHead(this.entries, this.dataBytes, CHECKPOINT_TAG));
+    this.append(this.checksum.copy().digest());
+    await this.drain();
+    try {
+      await this.file?.sync();
+    } catch (error) {
+      throw new DeviceError(`cannot write undo file ${quoteName(this.path)}: ${systemErrorText(error)}`, { operation: 'write undo' });
+    }
+  }
+
   /** Writes the trailer, makes the file durable and puts it in place. */
   async finish(): Promise<DeltaFigures> {
     await this.queue;
@@ -125,7 +143,7 @@ export class DeltaWriter {
         await this.file.sync();
         await this.file.close();
         this.closed = true;
-        await fs.rename(this.temporary!, this.path);
+        if (this.temporary !== undefined) await fs.rename(this.temporary, this.path);
         const dir = await fs.open(dirname(this.path), 'r');
         try {
           await dir.sync();
@@ -149,7 +167,8 @@ export class DeltaWriter {
     if (this.file !== undefined && !this.closed) {
       this.closed = true;
       await this.file.close().catch(() => undefined);
-      await fs.unlink(this.temporary!).catch(() => undefined);
+      // An undo file stays: it ends at its last checkpoint, which covers every write issued.
+      if (this.temporary !== undefined) await fs.unlink(this.temporary).catch(() => undefined);
     }
   }
 }

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { sshPortAndUserIn } from '../transport/ssh-command-words.js';
-import type { OptionKey, Options } from './options.js';
+import { isBitmapOnly, type OptionKey, type Options } from './options.js';
 import type { Spelling } from './option-spelling.js';
 
 export interface OptionRule {
@@ -46,6 +46,15 @@ const DELTA_RULES: readonly OptionRule[] = [
   {
     broken: (o) => o.applyDelta !== undefined && o.applyDelta.filter((f) => f === '-').length > 1,
     says: (s) => `${s.name('applyDelta')} can read standard input ("-") once`,
+  },
+  {
+    broken: (o) => o.undo !== undefined && o.applyDelta === undefined && (o.action === undefined || o.dryRun || o.writeDelta !== undefined || isBitmapOnly(o)),
+    says: (s) => `${s.name('undo')} needs a run that writes a destination: ${s.name('action')} with a destination, or ${s.name('applyDelta')}`,
+  },
+  { broken: (o) => o.undo === '-', says: (s) => `${s.name('undo')} needs a file (not "-": it is written on the destination's machine, in place)` },
+  {
+    broken: (o) => o.undo !== undefined && o.host !== undefined && (o.applyDelta !== undefined ? o.remote !== undefined : o.action === 'PUSH'),
+    says: (s) => `${s.name('undo')} needs the destination on this machine: with ${s.name('host')}, the undo file would have to be written by the agent`,
   },
   { broken: (o) => o.force && o.applyDelta === undefined, says: (s) => `${s.flag('force')} needs ${s.name('applyDelta')}` },
   { broken: (o) => o.writeDelta !== undefined && o.mode !== 'SYNC', says: (s) => `${s.name('writeDelta')} needs ${s.name('mode')} SYNC` },

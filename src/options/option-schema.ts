@@ -199,6 +199,13 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     },
   },
   {
+    key: 'undo', long: 'undo', library: { name: 'undo', calls: ['sync', 'copy', 'applyDelta'] }, kind: text(),
+    help: {
+      group: 'delta', placeholder: 'FILE',
+      text: 'With a run that writes the destination (COPY, SYNC, bitmap SYNC, --apply-delta): save the old contents of every block it overwrites into FILE, a new file in the delta format, durable before the blocks are written; --apply-delta=FILE rolls the run back. A COPY with --undo reads the destination too. The destination must be on this machine (no -h): the undo file is written beside the old data.',
+    },
+  },
+  {
     key: 'force', long: 'force', library: { name: 'force', calls: ['applyDelta'] }, kind: flag(), default: false,
     help: { group: 'delta', text: 'With --apply-delta: write the delta\'s blocks even where the device holds neither their before nor their after state.' },
   },

@@ -53,6 +53,8 @@ export interface JsonReport {
   bitmap: { path: string; spotChecks: number | null } | null;
   /** --write-delta and --apply-delta: the delta's entries, data bytes and file size (several files: sums). */
   delta: { operation: 'write' | 'apply'; path: string; entries: number; dataBytes: number; fileSize: number; skipped: number | null } | null;
+  /** --undo: the undo file's entries, data bytes and size. */
+  undo: { path: string; entries: number; dataBytes: number; fileSize: number } | null;
   /** Dry run only: every differing block or chunk. */
   differences: { offset: number; length: number }[] | null;
   error: JsonError | null;
@@ -128,6 +130,7 @@ export function jsonReport(
       : null,
     bitmap: settings.bitmap !== undefined ? { path: settings.bitmap, spotChecks: result?.bitmapSpotChecks ?? null } : null,
     delta: result?.delta !== undefined ? { ...result.delta, skipped: result.delta.skipped ?? null } : null,
+    undo: result?.undo !== undefined ? { ...result.undo } : null,
     differences: settings.dryRun === true ? (outcome.differences ?? []) : null,
     error: outcome.error !== undefined ? jsonError(outcome.error) : null,
   };
