@@ -27,6 +27,7 @@ import { checkRelativePath, workingDirectoryIsGone } from '../util/working-direc
 import { applyDeltaRun } from '../delta/apply-run.js';
 import { writeDeltaRun, type DeltaReport, type DeltaFigures } from '../delta/delta-run.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
+import { PipeSource } from '../delta/pipe-source.js';
 
 export interface RunSettings {
   local?: string;
@@ -62,6 +63,8 @@ export interface RunSettings {
   force?: boolean;
   /** Save the old contents of every block the run overwrites into this undo file. */
   undo?: string;
+  /** With local "-": the source is standard input and holds exactly this many bytes. */
+  size?: number;
 }
 
 export interface RunHooks {
@@ -105,7 +108,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const action = settings.action;
-  const opened: { local?: LocalDevice; remote?: Device } = {};
+  const opened: { local?: Device; remote?: Device } = {};
   checkRelativePaths(settings);
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
   // The agent (and ssh) start first: their start-up overlaps everything below.
@@ -118,7 +121,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       const sourceSize = action === 'PULL' ? opened.remote?.size : opened.local?.size;
       const isDestination = (side === 'remote') === (action === 'PUSH');
       const createSize = settings.create === true && isDestination ? sourceSize : undefined;
-      if (side === 'local' && settings.local !== undefined) {
+      if (side === 'local' && settings.local === '-') {
+        opened.local = new PipeSource(settings.size!, digest);
+      } else if (side === 'local' && settings.local !== undefined) {
         opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true && settings.writeDelta === undefined, createSize, log);
       }
       if (side === 'remote' && settings.remote !== undefined) {
@@ -231,7 +236,7 @@ export async function openLocal(
 /** The devices this process can stat: the local one, and the remote one without --host. */
 function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
   const devices: DeviceOnThisMachine[] = [];
-  if (settings.local !== undefined) devices.push({ side: 'local', path: settings.local });
+  if (settings.local !== undefined && settings.local !== '-') devices.push({ side: 'local', path: settings.local });
   if (settings.remote !== undefined && settings.host === undefined) devices.push({ side: 'remote', path: settings.remote });
   return devices;
 }
@@ -248,7 +253,7 @@ export function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
 
 /** Paths this machine resolves (over ssh the remote path is the remote side's). */
 function checkRelativePaths(settings: RunSettings): void {
-  if (settings.local !== undefined) checkRelativePath(settings.local, 'local device', { side: 'local', device: settings.local });
+  if (settings.local !== undefined && settings.local !== '-') checkRelativePath(settings.local, 'local device', { side: 'local', device: settings.local });
   if (settings.remote !== undefined && settings.host === undefined) {
     checkRelativePath(settings.remote, 'remote device', { side: 'remote', device: settings.remote });
   }

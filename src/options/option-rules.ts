@@ -56,6 +56,16 @@ const DELTA_RULES: readonly OptionRule[] = [
     broken: (o) => o.undo !== undefined && o.host !== undefined && (o.applyDelta !== undefined ? o.remote !== undefined : o.action === 'PUSH'),
     says: (s) => `${s.name('undo')} needs the destination on this machine: with ${s.name('host')}, the undo file would have to be written by the agent`,
   },
+  { broken: (o) => o.local === '-' && o.size === undefined, says: (s) => `${s.name('local')} - (standard input) needs ${s.name('size')}` },
+  { broken: (o) => o.size !== undefined && o.local !== '-', says: (s) => `${s.name('size')} is for a source on standard input (${s.name('local')} -)` },
+  {
+    broken: (o) => o.local === '-' && (o.action !== 'PUSH' || o.applyDelta !== undefined),
+    says: (s) => `${s.name('local')} - reads standard input as the source: it needs ${s.name('action')} PUSH`,
+  },
+  {
+    broken: (o) => o.local === '-' && (o.chunkSize !== undefined || o.recheck || o.updateBitmap),
+    says: (s) => `${s.name('local')} - is read once: ${s.name('chunkSize')}, ${s.flag('recheck')} and ${s.flag('updateBitmap')} would read it again`,
+  },
   { broken: (o) => o.force && o.applyDelta === undefined, says: (s) => `${s.flag('force')} needs ${s.name('applyDelta')}` },
   { broken: (o) => o.writeDelta !== undefined && o.mode !== 'SYNC', says: (s) => `${s.name('writeDelta')} needs ${s.name('mode')} SYNC` },
   {

@@ -199,6 +199,13 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     },
   },
   {
+    key: 'size', long: 'size', library: { name: 'size', calls: TRANSFER }, kind: integer(1, Number.MAX_SAFE_INTEGER),
+    help: {
+      group: 'delta', placeholder: 'BYTES',
+      text: 'With -l - (PUSH): the source is standard input, read once, and holds exactly BYTES bytes; a pipe that ends early or goes on is an error (exit 2). COPY and SYNC (against the destination or a bitmap) work; --chunk, --recheck and PULL need a second read and are refused.',
+    },
+  },
+  {
     key: 'undo', long: 'undo', library: { name: 'undo', calls: ['sync', 'copy', 'applyDelta'] }, kind: text(),
     help: {
       group: 'delta', placeholder: 'FILE',

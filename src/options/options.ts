@@ -49,6 +49,8 @@ export interface Options {
   writeDelta?: string;
   /** --apply-delta: the delta files to apply, in order ("-": stdin). */
   applyDelta?: string[];
+  /** --size: the bytes of a source read from standard input (-l -). */
+  size?: number;
   /** --undo: the undo file of a run that writes a destination. */
   undo?: string;
   /** --force: apply where the device holds neither the before nor the after state. */

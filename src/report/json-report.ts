@@ -51,13 +51,13 @@ export interface JsonReport {
   bandwidth: { realKiBps: number; effectiveKiBps: number };
   recheck: { compared: number; differing: number; firstDifference: number | null } | null;
   bitmap: { path: string; spotChecks: number | null } | null;
+  /** Dry run only: every differing block or chunk. */
+  differences: { offset: number; length: number }[] | null;
+  error: JsonError | null;
   /** --write-delta and --apply-delta: the delta's entries, data bytes and file size (several files: sums). */
   delta: { operation: 'write' | 'apply'; path: string; entries: number; dataBytes: number; fileSize: number; skipped: number | null } | null;
   /** --undo: the undo file's entries, data bytes and size. */
   undo: { path: string; entries: number; dataBytes: number; fileSize: number } | null;
-  /** Dry run only: every differing block or chunk. */
-  differences: { offset: number; length: number }[] | null;
-  error: JsonError | null;
 }
 
 export function jsonError(error: unknown): JsonError {
@@ -129,9 +129,9 @@ export function jsonReport(
       ? { compared: result.recheck.blocksCompared, differing: result.recheck.blocksDiffering, firstDifference: result.recheck.firstDifference ?? null }
       : null,
     bitmap: settings.bitmap !== undefined ? { path: settings.bitmap, spotChecks: result?.bitmapSpotChecks ?? null } : null,
-    delta: result?.delta !== undefined ? { ...result.delta, skipped: result.delta.skipped ?? null } : null,
-    undo: result?.undo !== undefined ? { ...result.undo } : null,
     differences: settings.dryRun === true ? (outcome.differences ?? []) : null,
     error: outcome.error !== undefined ? jsonError(outcome.error) : null,
+    delta: result?.delta !== undefined ? { ...result.delta, skipped: result.delta.skipped ?? null } : null,
+    undo: result?.undo !== undefined ? { ...result.undo } : null,
   };
 }
