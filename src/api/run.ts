@@ -209,7 +209,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   } catch (error) {
     if (signal.aborted) {
       const reason = signal.reason instanceof InterruptedError ? signal.reason.message : 'interrupted';
-      const writes = action !== undefined && settings.dryRun !== true;
+      const writes = action !== undefined && settings.dryRun !== true && settings.writeDelta === undefined;
       throw new InterruptedError(`${reason}${progress.describe()}${writes ? '; the destination may be partly written' : ''}`);
     }
     throw error;
