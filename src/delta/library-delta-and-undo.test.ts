@@ -23,13 +23,15 @@ test('sync({ writeDelta }) then applyDelta({ undo }) and back', async () => {
   await scribble(src, [1000, 300_000], 20, 3);
   const original = await sha256File(dst);
   const delta = join(dir.path, 'delta');
-  const made = await sync({ local: src, remote: dst, action: 'PUSH', bufferKiB: 64, writeDelta: delta });
+  const phases = new Set<string>();
+  const made = await sync({ local: src, remote: dst, action: 'PUSH', bufferKiB: 64, writeDelta: delta, onProgress: (e) => phases.add(e.phase) });
   assert.equal(made.delta?.operation, 'write');
   assert.equal(made.delta?.entries, 2);
   assert.equal(made.delta?.dataBytes, 2 * 64 * 1024);
   assert.equal(await sha256File(dst), original, 'writeDelta leaves the destination untouched');
   const undo = join(dir.path, 'undo');
-  const applied = await applyDelta({ applyDelta: [delta], local: dst, undo });
+  const applied = await applyDelta({ applyDelta: [delta], local: dst, undo, onProgress: (e) => phases.add(e.phase) });
+  assert.deepEqual([...phases].sort(), ['APPLY', 'SYNC', 'VERIFY'], 'progress of making (a SYNC into the delta) and of applying');
   assert.equal(applied.writes, 2);
   assert.equal(applied.undo?.entries, 2);
   assert.equal(await cmp(src, dst), true);

@@ -75,6 +75,7 @@ export function isBitmapOnly(o: RunShape): boolean {
 
 /** The side an action writes, or undefined when no device is written (no action, bitmap only). */
 export function destinationSide(o: RunShape): 'local' | 'remote' | undefined {
-  if (o.action === undefined || isBitmapOnly(o)) return undefined;
+  // A delta run writes its file instead of any device.
+  if (o.action === undefined || isBitmapOnly(o) || o.writeDelta !== undefined) return undefined;
   return o.action === 'PUSH' ? 'remote' : 'local';
 }
