@@ -22,6 +22,7 @@ import {
 } from './targets.js';
 import { failureOf, timeBasyn } from './timed-run.js';
 import type { ImagePair, Workspace } from './workspace.js';
+import { DELTA_SCENARIOS } from './delta-scenarios.js';
 
 /** How to run a scenario, once its images and helpers exist. */
 export interface RunPlan {
@@ -244,6 +245,7 @@ export const SCENARIOS: readonly Scenario[] = [
   startSync('default'),
   startSync('SHA1'),
   ...HASHES.map(bigSync),
+  ...DELTA_SCENARIOS,
 ];
 
 /** The scenarios named by --only (groups like S4 or ids like S4-z9, any case). */

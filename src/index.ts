@@ -3,7 +3,7 @@
  * with the same option rules, an AbortSignal, progress events and a result holding
  * the figures of --json. Errors are the typed errors below.
  */
-export { sync, copy, recheck, type SyncOptions, type TransferOptions, type ConnectionOptions, type BasynResult, type ProgressEvent } from './api/library.js';
+export { sync, copy, recheck, applyDelta, type ApplyDeltaOptions, type SyncOptions, type TransferOptions, type ConnectionOptions, type BasynResult, type ProgressEvent } from './api/library.js';
 export { run, recheckFailure, dryRunFailure, type RunSettings, type RunHooks, type RunResult } from './api/run.js';
 export { parseOptions } from './cli/command-line.js';
 export type { Options } from './options/options.js';

@@ -20,17 +20,21 @@ export interface OverlapShape {
   bitmap?: string;
   resetBitmap?: boolean;
   updateBitmap?: boolean;
+  writeDelta?: string;
+  undo?: string;
 }
 
 /**
  * Whether this run scans before its destination is open: a bitmap PUSH to an agent,
  * comparing with the bitmap alone (--update-bitmap reads the destination too), with a
- * bitmap that already holds entries. A new or reset bitmap sends every block anyway,
+ * bitmap that already holds entries, and neither --write-delta nor --undo. A new or reset bitmap sends every block anyway,
  * and would be created before the destination is known to fit.
  */
 export async function overlapsLogin(settings: OverlapShape, hasAgent: boolean): Promise<boolean> {
   if (!hasAgent || settings.action !== 'PUSH' || settings.mode !== 'SYNC' || settings.bitmap === undefined) return false;
   if (settings.resetBitmap === true || settings.updateBitmap === true) return false;
+  // A delta run writes no destination; an undo run saves the destination's old blocks first.
+  if (settings.writeDelta !== undefined || settings.undo !== undefined) return false;
   const info = await stat(settings.bitmap).catch(() => undefined);
   return info !== undefined && info.isFile() && info.size > BITMAP_HEADER_SIZE;
 }

@@ -22,7 +22,7 @@ export interface LibraryHooks {
 
 const HOOKS = ['signal', 'onProgress', 'onLog'] as const;
 
-const MODE_OF_CALL: Record<LibraryCall, Mode | undefined> = { sync: 'SYNC', copy: 'COPY', recheck: undefined };
+const MODE_OF_CALL: Record<LibraryCall, Mode | undefined> = { sync: 'SYNC', copy: 'COPY', recheck: undefined, applyDelta: undefined };
 
 export function libraryOptions(call: LibraryCall, raw: unknown): { options: Options; hooks: LibraryHooks } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -50,6 +50,10 @@ export interface TransferOptions extends ConnectionOptions {
   recheck?: boolean;
   /** Create or extend a destination image file to the source size. */
   create?: boolean;
+  /** Save the old contents of every overwritten block into this undo file (destination on this machine). */
+  undo?: string;
+  /** With local "-": the source is standard input, of exactly this many bytes. */
+  size?: number;
 }
 
 export interface SyncOptions extends TransferOptions {
@@ -60,6 +64,17 @@ export interface SyncOptions extends TransferOptions {
   bitmapCheck?: boolean;
   /** Compare, write nothing; the result lists the differences (and `ok` is false if any). */
   dryRun?: boolean;
+  /** Write the blocks SYNC would write into this delta file instead of the destination ("-": stdout). */
+  writeDelta?: string;
+}
+
+export interface ApplyDeltaOptions extends Omit<ConnectionOptions, 'hash' | 'bufferKiB' | 'chunkKiB' | 'zlevel'> {
+  /** The delta file, or the chain of them in order ("-": standard input). */
+  applyDelta: string | readonly string[];
+  /** Write even where the device holds neither an entry's before nor its after state. */
+  force?: boolean;
+  /** Save the old contents of every overwritten block into this undo file. */
+  undo?: string;
 }
 
 /** SYNC: send only the blocks that differ. */
@@ -70,6 +85,14 @@ export function sync(options: SyncOptions): Promise<JsonReport> {
 /** COPY: send every block. */
 export function copy(options: TransferOptions): Promise<JsonReport> {
   return execute('copy', options);
+}
+
+/**
+ * Applies delta files (verified first: a wrong base or order rejects with a SyncError
+ * and writes nothing) to `local` (this machine) or `remote` (through the agent).
+ */
+export function applyDelta(options: ApplyDeltaOptions): Promise<JsonReport> {
+  return execute('applyDelta', options);
 }
 
 /** Compares both devices; resolves with `ok` false (not a rejection) when they differ. */

@@ -27,6 +27,10 @@ import { quoteName, quoteText } from '../report/quote.js';
 import type { PieceName } from '../pieces/agent-pieces.js';
 import { AgentProcess } from '../transport/agent-process.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
+import { applyDeltaRun } from '../delta/apply-run.js';
+import { writeDeltaRun, type DeltaReport, type DeltaFigures } from '../delta/delta-run.js';
+import { UndoRecorder } from '../delta/undo-recorder.js';
+import { PipeSource } from '../delta/pipe-source.js';
 
 export interface RunSettings {
   local?: string;
@@ -56,6 +60,16 @@ export interface RunSettings {
   dryRun?: boolean;
   /** Create or extend a destination image file to the source size. */
   create?: boolean;
+  /** Write what SYNC would write into this delta file instead ("-": stdout); src/delta/. */
+  writeDelta?: string;
+  /** Apply these delta files, in order, to the one device given; src/delta/. */
+  applyDelta?: readonly string[];
+  /** Apply even where the device holds neither the before nor the after state. */
+  force?: boolean;
+  /** Save the old contents of every block the run overwrites into this undo file. */
+  undo?: string;
+  /** With local "-": the source is standard input and holds exactly this many bytes. */
+  size?: number;
 }
 
 export interface RunHooks {
@@ -87,14 +101,19 @@ export interface RunResult {
   /** Seconds the action (or the recheck alone) took. */
   seconds: number;
   io: { local?: IoCounters; remote?: IoCounters };
+  /** The delta written or applied (--write-delta, --apply-delta). */
+  delta?: DeltaReport;
+  /** The undo file written (--undo). */
+  undo?: DeltaFigures;
 }
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
+  if (settings.applyDelta !== undefined) return applyDeltaRun(settings, hooks);
   const signal = hooks.signal ?? new AbortController().signal;
   const log = hooks.log ?? silentLog;
   const progress = new TrackedProgress(hooks.progress ?? silentProgress);
   const action = settings.action;
-  const opened: { local?: LocalDevice; remote?: Device } = {};
+  const opened: { local?: Device; remote?: Device } = {};
   checkRelativePaths(settings);
   if (log.debugEnabled) log.debug(describeDigestChoice(settings.hash, settings.hashAuto === true, settings));
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
@@ -111,11 +130,13 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       const sourceSize = action === 'PULL' ? opened.remote?.size : opened.local?.size;
       const isDestination = (side === 'remote') === (action === 'PUSH');
       const createSize = settings.create === true && isDestination ? sourceSize : undefined;
-      if (side === 'local' && settings.local !== undefined) {
-        opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true, createSize, log);
+      if (side === 'local' && settings.local === '-') {
+        opened.local = new PipeSource(settings.size!, digest);
+      } else if (side === 'local' && settings.local !== undefined) {
+        opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true && settings.writeDelta === undefined, createSize, log);
       }
       if (side === 'remote' && settings.remote !== undefined) {
-        const writable = action === 'PUSH' && settings.dryRun !== true;
+        const writable = action === 'PUSH' && settings.dryRun !== true && settings.writeDelta === undefined;
         if (overlap) {
           destinationLater = openRemote(agent!, settings, writable, createSize, log).then((d) => (opened.remote = d));
           // Awaited by the scan; a run that fails before it must not leave it unhandled.
@@ -152,16 +173,32 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const started = performance.now();
     const trafficBefore = trafficOf(remote);
     if (action !== undefined) {
-      const [source, destination] = action === 'PUSH' ? [local, remote] : [remote, local];
-      if (settings.bitmap !== undefined) {
-        const later = destinationLater !== undefined ? { opening: destinationLater, check: (d: Device) => checkSizes(action, local, d) } : undefined;
-        result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result, later));
-        remote = opened.remote;
-      } else {
-        log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
-        result.counters = await withProgressContext(progress, () =>
-          settings.mode === 'COPY' ? copyDevices(source!, destination!, ctx) : syncDevices(source!, destination!, ctx),
-        );
+      const [source, written] = action === 'PUSH' ? [local, remote] : [remote, local];
+      // --undo (src/delta/): the old contents of each block are saved before it is overwritten.
+      // (A run with --undo never overlaps the login: its destination is open here.)
+      const undo = settings.undo !== undefined && written !== undefined
+        ? await UndoRecorder.start(settings.undo, written, { hash: settings.hash, unitSize: settings.bufferSize, zlevel: settings.zlevel }, digest)
+        : undefined;
+      const destination = undo?.device ?? written;
+      try {
+        if (settings.writeDelta !== undefined) {
+          const made = await withProgressContext(progress, () => writeDeltaRun(settings, source!, destination, ctx, log));
+          result.counters = made.counters;
+          result.delta = made.delta;
+        } else if (settings.bitmap !== undefined) {
+          const later = destinationLater !== undefined ? { opening: destinationLater, check: (d: Device) => checkSizes(action, local, d) } : undefined;
+          result.counters = await withProgressContext(progress, () => syncWithBitmap(settings, source!, destination, ctx, log, result, later));
+          remote = opened.remote;
+        } else {
+          log.verbose(`${action} ${settings.mode}${ctx.dryRun ? ' (dry run)' : ''} of ${size} bytes from ${source!.label} to ${destination!.label}, blocks of ${settings.bufferSize} bytes`);
+          result.counters = await withProgressContext(progress, () =>
+            settings.mode === 'COPY' ? copyDevices(source!, destination!, ctx) : syncDevices(source!, destination!, ctx),
+          );
+        }
+        if (undo !== undefined) result.undo = await undo.finish();
+      } catch (error) {
+        await undo?.abandon();
+        throw error;
       }
       const c = result.counters;
       log.verbose(`${action} ${settings.mode} finished: ${c.blocksDiffering} of ${c.blocksCompared || c.blocksDiffering} blocks differ, ${c.bytesWritten} bytes ${ctx.dryRun ? 'would be ' : ''}sent`);
@@ -194,7 +231,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   } catch (error) {
     if (signal.aborted) {
       const reason = signal.reason instanceof InterruptedError ? signal.reason.message : 'interrupted';
-      const writes = action !== undefined && settings.dryRun !== true;
+      const writes = action !== undefined && settings.dryRun !== true && settings.writeDelta === undefined;
       throw new InterruptedError(`${reason}${progress.describe()}${writes ? '; the destination may be partly written' : ''}`);
     }
     throw error;
@@ -204,7 +241,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   }
 }
 
-async function openLocal(
+export async function openLocal(
   path: string,
   side: 'local' | 'remote',
   settings: RunSettings,
@@ -221,7 +258,7 @@ async function openLocal(
 /** The devices this process can stat: the local one, and the remote one without --host. */
 function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
   const devices: DeviceOnThisMachine[] = [];
-  if (settings.local !== undefined) devices.push({ side: 'local', path: settings.local });
+  if (settings.local !== undefined && settings.local !== '-') devices.push({ side: 'local', path: settings.local });
   if (settings.remote !== undefined && settings.host === undefined) devices.push({ side: 'remote', path: settings.remote });
   return devices;
 }
@@ -232,13 +269,13 @@ function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
  * two devices are compared byte for byte. An agent is still started where something
  * asks for a separate process: --sudo, --remote-node, or a test's agent environment.
  */
-function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
+export function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
   return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
 }
 
 /** Paths this machine resolves (over ssh the remote path is the remote side's). */
 function checkRelativePaths(settings: RunSettings): void {
-  if (settings.local !== undefined) checkRelativePath(settings.local, 'local device', { side: 'local', device: settings.local });
+  if (settings.local !== undefined && settings.local !== '-') checkRelativePath(settings.local, 'local device', { side: 'local', device: settings.local });
   if (settings.remote !== undefined && settings.host === undefined) {
     checkRelativePath(settings.remote, 'remote device', { side: 'remote', device: settings.remote });
   }
@@ -249,7 +286,7 @@ function trafficOf(device: Device | undefined): { rx: number; tx: number } {
   return device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: 0 };
 }
 
-function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
+export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
   const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
   log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({
@@ -267,7 +304,7 @@ export function piecesForRun(settings: Pick<RunSettings, 'hash'>): PieceName[] {
   return pieces;
 }
 
-async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
+export async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
   const where = settings.host !== undefined ? ` on host ${quoteName(settings.host)}` : '';
   const device = await RemoteDevice.connect(agent, {
     path: settings.remote!,

@@ -12,6 +12,10 @@ import { resolveOptions } from '../options/resolve-options.js';
 export function tokenize(argv: readonly string[]): Map<OptionEntry, string | true> {
   const seen = new Map<OptionEntry, string | true>();
   const put = (entry: OptionEntry, value: string | true, written: string): void => {
+    if (seen.has(entry) && entry.repeatable === true) {
+      seen.set(entry, `${String(seen.get(entry))}\0${String(value)}`);
+      return;
+    }
     if (seen.has(entry)) throw new UsageError(`option ${written} is given more than once`);
     seen.set(entry, value);
   };

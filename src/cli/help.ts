@@ -9,6 +9,7 @@ const GROUP_TITLES: Record<HelpGroup, string> = {
   action: 'What to do:',
   tuning: 'Tuning:',
   bitmap: 'Bitmap (SYNC only; the bitmap file is always on the local machine):',
+  delta: 'Delta files (offline transfer; docs/delta-format.md):',
   output: 'Output:',
 };
 
@@ -68,5 +69,7 @@ Examples:
   basyn -l disk.img -r copy.img -a PUSH -m COPY --progress
   basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 --recheck
   basyn -l /dev/sda1 -r /dev/sda1 -h 10.0.0.1 -a PUSH -m SYNC -b /var/lib/basyn/sda1.bitmap
+  basyn -l /dev/sda1 -b sda1.bitmap -a PUSH -m SYNC --write-delta=monday.delta
+  basyn --apply-delta=monday.delta -r /dev/sdb1 -h 10.0.0.1
 `;
 }

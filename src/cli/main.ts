@@ -11,7 +11,7 @@ import { jsonReport } from '../report/json-report.js';
 import { ProgressPrinter } from '../report/progress-printer.js';
 import { quoteText } from '../report/quote.js';
 import { SafeOutput, describeOutputFailure } from '../report/safe-output.js';
-import { formatStatLine } from '../report/stat-line.js';
+import { formatDeltaStatLine, formatStatLine } from '../report/stat-line.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, errorLine, exitCodeOf, oneLine } from './exit-codes.js';
 import { helpText } from './help.js';
@@ -51,8 +51,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const controller = new AbortController();
   const runOver = handleSignals(controller, stderr);
+  // A delta written to standard output owns it: every report goes to stderr then.
+  const out = options.writeDelta === '-' ? stderr : stdout;
   // With --json, stdout carries the JSON document alone: verbose lines go to stderr.
-  const log = consoleLog(options, options.json ? stderr : stdout, stderr);
+  const log = consoleLog(options, options.json ? stderr : out, stderr);
   log.debug(`this end runs basyn ${VERSION} on node ${process.version}`);
   const differences: { offset: number; length: number }[] = [];
   let result: RunResult | undefined;
@@ -71,10 +73,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Chunks are compared concurrently: report them in offset order.
     differences.sort((a, b) => a.offset - b.offset);
     if (options.dryRun && !options.json) {
-      for (const d of differences) stdout.write(`differs: offset ${d.offset} length ${d.length}\n`);
+      for (const d of differences) out.write(`differs: offset ${d.offset} length ${d.length}\n`);
     }
     if (options.stat && !options.json) {
-      stdout.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
+      out.write(`${formatStatLine({ size: result.size, rx: result.traffic.rx, tx: result.traffic.tx, seconds: result.seconds })}\n`);
+      if (result.delta !== undefined) out.write(`${formatDeltaStatLine(result.delta)}\n`);
+      if (result.undo !== undefined) out.write(`UNDO. Saved: ${result.undo.entries} entries, data ${result.undo.dataBytes}B, file ${result.undo.fileSize}B.\n`);
     }
     if (options.debug) {
       const io = result.io;
@@ -85,7 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (failed !== undefined) throw failed;
     if (options.dryRun) log.verbose('dry run: no block differs');
     if (result.recheck !== undefined) log.verbose(`recheck: all ${result.recheck.blocksCompared} blocks match`);
-    if (options.action === undefined && !options.recheck) log.verbose('both devices can be opened');
+    if (options.action === undefined && !options.recheck && options.applyDelta === undefined) log.verbose('both devices can be opened');
   } catch (error) {
     failure = error;
     exitCode = exitCodeOf(error);
@@ -96,7 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (options.json) {
     const report = jsonReport(options, result, { exitCode, error: failure, differences });
-    stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    out.write(`${JSON.stringify(report, null, 2)}\n`);
   }
   const code = await delivered(exitCode, stdout, stderr, true);
   runOver(code);

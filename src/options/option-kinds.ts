@@ -66,6 +66,26 @@ export function text(problem: (value: string) => string | undefined = () => unde
   };
 }
 
+/**
+ * One or more non-empty strings, in order (a repeatable option: the command line
+ * joins its values with NUL, which no argument can hold); a program gives a string
+ * or an array of strings.
+ */
+export function textList(): ValueKind<string[]> {
+  const one = text();
+  const expects = 'a non-empty string or a non-empty array of non-empty strings';
+  return {
+    takesValue: true,
+    expects,
+    fromText: (t, name) => String(t).split('\0').map((v) => one.fromText(v, name)),
+    fromValue: (v, name) => {
+      if (typeof v === 'string') return [one.fromValue(v, name)];
+      if (Array.isArray(v) && v.length > 0) return v.map((x) => one.fromValue(x, name));
+      return refuse(`${name} must be ${expects}, got ${describeValue(v)}`);
+    },
+  };
+}
+
 /** A whole number in [min, max]; `scale` turns it into the stored value (KiB to bytes). */
 export function integer(min: number, max: number, scale = 1): ValueKind<number> {
   const range = `a whole number between ${min} and ${max}`;

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { sshPortAndUserIn } from '../transport/ssh-command-words.js';
-import type { OptionKey, Options } from './options.js';
+import { isBitmapOnly, type OptionKey, type Options } from './options.js';
 import type { Spelling } from './option-spelling.js';
 
 export interface OptionRule {
@@ -29,18 +29,68 @@ const needsRemote = (key: OptionKey): OptionRule => ({
   says: (s) => `${s.name(key)} is for the remote device, but ${s.name('remote')} is not given: this run would only update the bitmap`,
 });
 
+/** The rules of the delta options (src/delta/), checked before the general ones. */
+const DELTA_RULES: readonly OptionRule[] = [
+  {
+    broken: (o) => o.applyDelta !== undefined && (o.action !== undefined || o.mode !== undefined),
+    says: (s) => `${s.name('applyDelta')} takes no ${s.name('action')} or ${s.name('mode')}: the delta says what to write`,
+  },
+  {
+    broken: (o) => o.applyDelta !== undefined && (o.local === undefined) === (o.remote === undefined),
+    says: (s) => `${s.name('applyDelta')} needs one device: ${s.name('local')} on this machine, or ${s.name('remote')} (with ${s.name('host')})`,
+  },
+  {
+    broken: (o) => o.applyDelta !== undefined && (o.bitmap !== undefined || o.recheck || o.dryRun || o.create || o.writeDelta !== undefined),
+    says: (s) => `${s.name('applyDelta')} can't be combined with ${s.name('bitmap')}, ${s.flag('recheck')}, ${s.flag('dryRun')}, ${s.flag('create')} or ${s.name('writeDelta')}`,
+  },
+  {
+    broken: (o) => o.applyDelta !== undefined && o.applyDelta.filter((f) => f === '-').length > 1,
+    says: (s) => `${s.name('applyDelta')} can read standard input ("-") once`,
+  },
+  {
+    broken: (o) => o.undo !== undefined && o.applyDelta === undefined && (o.action === undefined || o.dryRun || o.writeDelta !== undefined || isBitmapOnly(o)),
+    says: (s) => `${s.name('undo')} needs a run that writes a destination: ${s.name('action')} with a destination, or ${s.name('applyDelta')}`,
+  },
+  { broken: (o) => o.undo === '-', says: (s) => `${s.name('undo')} needs a file (not "-": it is written on the destination's machine, in place)` },
+  {
+    broken: (o) => o.undo !== undefined && o.host !== undefined && (o.applyDelta !== undefined ? o.remote !== undefined : o.action === 'PUSH'),
+    says: (s) => `${s.name('undo')} needs the destination on this machine: with ${s.name('host')}, the undo file would have to be written by the agent`,
+  },
+  { broken: (o) => o.local === '-' && o.size === undefined, says: (s) => `${s.name('local')} - (standard input) needs ${s.name('size')}` },
+  { broken: (o) => o.size !== undefined && o.local !== '-', says: (s) => `${s.name('size')} is for a source on standard input (${s.name('local')} -)` },
+  {
+    broken: (o) => o.local === '-' && (o.action !== 'PUSH' || o.applyDelta !== undefined),
+    says: (s) => `${s.name('local')} - reads standard input as the source: it needs ${s.name('action')} PUSH`,
+  },
+  {
+    broken: (o) => o.local === '-' && (o.chunkSize !== undefined || o.recheck || o.updateBitmap),
+    says: (s) => `${s.name('local')} - is read once: ${s.name('chunkSize')}, ${s.flag('recheck')} and ${s.flag('updateBitmap')} would read it again`,
+  },
+  { broken: (o) => o.force && o.applyDelta === undefined, says: (s) => `${s.flag('force')} needs ${s.name('applyDelta')}` },
+  { broken: (o) => o.writeDelta !== undefined && o.mode !== 'SYNC', says: (s) => `${s.name('writeDelta')} needs ${s.name('mode')} SYNC` },
+  {
+    broken: (o) => o.writeDelta !== undefined && (o.dryRun || o.recheck || o.create || o.updateBitmap),
+    says: (s) => `${s.name('writeDelta')} writes no destination: it can't be combined with ${s.flag('dryRun')}, ${s.flag('recheck')}, ${s.flag('create')} or ${s.flag('updateBitmap')}`,
+  },
+  {
+    broken: (o) => o.writeDelta !== undefined && o.bitmap !== undefined && (o.action === 'PUSH' ? o.remote : o.local) !== undefined,
+    says: (s) => `${s.name('writeDelta')} with ${s.name('bitmap')} reads no destination: leave out ${s.name('remote')} (PUSH) or ${s.name('local')} (PULL)`,
+  },
+];
+
 export const OPTION_RULES: readonly OptionRule[] = [
+  ...DELTA_RULES,
   { broken: (o) => o.mode !== undefined && o.action === undefined, says: (s) => `${s.name('mode')} needs ${s.name('action')}` },
   {
     broken: (o) => o.action !== undefined && o.mode === undefined,
     says: (s) => `${s.name('action')} needs ${s.name('mode')} (SYNC or COPY)`,
   },
   {
-    broken: (o) => o.local === undefined && (o.bitmap === undefined || o.action === 'PUSH'),
+    broken: (o) => o.local === undefined && o.applyDelta === undefined && (o.bitmap === undefined || o.action === 'PUSH'),
     says: (s) => `${s.name('local')} is required`,
   },
   {
-    broken: (o) => o.remote === undefined && (o.bitmap === undefined || o.action === 'PULL'),
+    broken: (o) => o.remote === undefined && o.applyDelta === undefined && (o.bitmap === undefined || o.action === 'PULL'),
     says: (s) => `${s.name('remote')} is required`,
   },
   ...REMOTE_ONLY.map(needsRemote),

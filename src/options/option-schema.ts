@@ -7,7 +7,7 @@
  */
 import { AUTO_HASH } from '../hash/auto-hash.js';
 import { DEFAULT_HASH, HASH_ALGORITHMS, hashByName } from '../hash/hash-algorithms.js';
-import { choice, commandWords, flag, integer, text, type ValueKind } from './option-kinds.js';
+import { choice, commandWords, flag, integer, text, textList, type ValueKind } from './option-kinds.js';
 import type { OptionKey } from './options.js';
 
 export const DEFAULT_BUFFER_KIB = 2048;
@@ -15,10 +15,10 @@ export const MAX_BUFFER_KIB = 1024 * 1024;
 export const DEFAULT_ZLEVEL = 9;
 
 /** The library's functions; an option belongs to some of them. */
-export type LibraryCall = 'sync' | 'copy' | 'recheck';
+export type LibraryCall = 'sync' | 'copy' | 'recheck' | 'applyDelta';
 
 /** The sections of --help, in their order. */
-export type HelpGroup = 'devices' | 'action' | 'tuning' | 'bitmap' | 'output';
+export type HelpGroup = 'devices' | 'action' | 'tuning' | 'bitmap' | 'delta' | 'output';
 
 export interface OptionEntry {
   /** The field of Options it sets. */
@@ -33,6 +33,8 @@ export interface OptionEntry {
     readonly requiredBy?: readonly LibraryCall[];
   };
   readonly kind: ValueKind<unknown>;
+  /** May be given more than once on the command line; the values are kept in order. */
+  readonly repeatable?: boolean;
   /** The value when not given; undefined: none. */
   readonly default?: unknown;
   /** The unit of a command-line value, shown with its name in messages: "--buffer (KiB)". */
@@ -51,20 +53,22 @@ export interface OptionEntry {
 const ALL: readonly LibraryCall[] = ['sync', 'copy', 'recheck'];
 const TRANSFER: readonly LibraryCall[] = ['sync', 'copy'];
 const SYNC: readonly LibraryCall[] = ['sync'];
+/** The options that say where a device is: --apply-delta needs them too. */
+const PLACE: readonly LibraryCall[] = [...ALL, 'applyDelta'];
 
 const hashNames = HASH_ALGORITHMS.map((h) => h.name);
 
 export const OPTION_SCHEMA: readonly OptionEntry[] = [
   {
-    key: 'local', long: 'local', short: 'l', library: { name: 'local', calls: ALL }, kind: text(),
+    key: 'local', long: 'local', short: 'l', library: { name: 'local', calls: PLACE }, kind: text(),
     help: { group: 'devices', placeholder: 'PATH', mandatory: true, text: 'Local device or image file (e.g. /dev/sda1)' },
   },
   {
-    key: 'remote', long: 'remote', short: 'r', library: { name: 'remote', calls: ALL }, kind: text(),
+    key: 'remote', long: 'remote', short: 'r', library: { name: 'remote', calls: PLACE }, kind: text(),
     help: { group: 'devices', placeholder: 'PATH', mandatory: true, text: "Remote device or image file (e.g. /dev/vg_backups/copy-sda1); a leading ~/ is the home of the user opening it (the remote user's)" },
   },
   {
-    key: 'host', long: 'host', short: 'h', library: { name: 'host', calls: ALL },
+    key: 'host', long: 'host', short: 'h', library: { name: 'host', calls: PLACE },
     kind: text((h) => (h.startsWith('-') ? 'begins with "-"; refusing it so it cannot become an ssh option' : /[\s\0]/.test(h) ? 'contains white space' : undefined)),
     help: {
       group: 'devices', placeholder: 'HOST',
@@ -72,30 +76,30 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     },
   },
   {
-    key: 'port', long: 'port', short: 'p', library: { name: 'port', calls: ALL }, kind: integer(1, 65535),
+    key: 'port', long: 'port', short: 'p', library: { name: 'port', calls: PLACE }, kind: integer(1, 65535),
     help: { group: 'devices', placeholder: 'PORT', text: 'SSH port (default: 22, or what ~/.ssh/config says); needs -h' },
   },
   {
-    key: 'user', long: 'user', short: 'u', library: { name: 'user', calls: ALL },
+    key: 'user', long: 'user', short: 'u', library: { name: 'user', calls: PLACE },
     kind: text((u) => (u.startsWith('-') || /[\s\0@]/.test(u) ? 'is not a valid user name' : undefined)),
     help: { group: 'devices', placeholder: 'USER', text: 'SSH user (default: the current user, or ~/.ssh/config); needs -h' },
   },
   {
-    key: 'rsh', long: 'rsh', short: 'e', library: { name: 'rsh', calls: ALL }, kind: commandWords(),
+    key: 'rsh', long: 'rsh', short: 'e', library: { name: 'rsh', calls: PLACE }, kind: commandWords(),
     help: {
       group: 'devices', placeholder: 'COMMAND',
       text: 'The ssh command to use, with its options, split like a shell would split it but never run by one (e.g. -e "ssh -i key -c aes128-gcm@openssh.com"); needs -h. basyn adds -p and -u after its words, and ssh keeps the first port and user it sees: a port or user given both inside it and with -p or -u is refused',
     },
   },
   {
-    key: 'remoteNode', long: 'remote-node', library: { name: 'remoteNode', calls: ALL }, kind: text(),
+    key: 'remoteNode', long: 'remote-node', library: { name: 'remoteNode', calls: PLACE }, kind: text(),
     help: {
       group: 'devices', placeholder: 'PATH',
       text: 'The node program on the remote host (default: node from PATH); without -h, serve the remote device from a local agent run by it',
     },
   },
   {
-    key: 'sudo', long: 'sudo', library: { name: 'sudo', calls: ALL }, kind: flag(), default: false,
+    key: 'sudo', long: 'sudo', library: { name: 'sudo', calls: PLACE }, kind: flag(), default: false,
     help: {
       group: 'devices',
       text: 'Run the agent through "sudo -n", so a user without rights on the device can use it; fails at once if sudo wants a password',
@@ -180,6 +184,38 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
       group: 'bitmap',
       text: 'Skip the spot check that reads 8 destination blocks to make sure the bitmap belongs to this destination.',
     },
+  },
+  {
+    key: 'writeDelta', long: 'write-delta', library: { name: 'writeDelta', calls: SYNC }, kind: text(),
+    help: {
+      group: 'delta', placeholder: 'FILE',
+      text: 'With -m SYNC: write the blocks (or --chunk chunks) that SYNC would write into the delta FILE ("-": standard output) instead of the destination. With -b, no destination is read (leave it out) and the bitmap advances only once FILE is complete and durable; without -b the destination is read and compared, and left untouched.',
+    },
+  },
+  {
+    key: 'applyDelta', long: 'apply-delta', repeatable: true, library: { name: 'applyDelta', calls: ['applyDelta'], requiredBy: ['applyDelta'] }, kind: textList(),
+    help: {
+      group: 'delta', placeholder: 'FILE',
+      text: 'Apply the delta FILE ("-": standard input) to -l DEV (this machine) or -r DEV [-h HOST] (through the agent; the file is read here); no -a/-m. Repeat it to apply a chain, in the order given. Every block it touches is verified first: it must hold the delta\'s before or after state, else nothing is written (exit 2). Running it again after an interruption completes it.',
+    },
+  },
+  {
+    key: 'size', long: 'size', library: { name: 'size', calls: TRANSFER }, kind: integer(1, Number.MAX_SAFE_INTEGER),
+    help: {
+      group: 'delta', placeholder: 'BYTES',
+      text: 'With -l - (PUSH): the source is standard input, read once, and holds exactly BYTES bytes; a pipe that ends early or goes on is an error (exit 2). COPY and SYNC (against the destination or a bitmap) work; --chunk, --recheck and PULL need a second read and are refused.',
+    },
+  },
+  {
+    key: 'undo', long: 'undo', library: { name: 'undo', calls: ['sync', 'copy', 'applyDelta'] }, kind: text(),
+    help: {
+      group: 'delta', placeholder: 'FILE',
+      text: 'With a run that writes the destination (COPY, SYNC, bitmap SYNC, --apply-delta): save the old contents of every block it overwrites into FILE, a new file in the delta format, durable before the blocks are written; --apply-delta=FILE rolls the run back. A COPY with --undo reads the destination too. The destination must be on this machine (no -h): the undo file is written beside the old data.',
+    },
+  },
+  {
+    key: 'force', long: 'force', library: { name: 'force', calls: ['applyDelta'] }, kind: flag(), default: false,
+    help: { group: 'delta', text: 'With --apply-delta: write the delta\'s blocks even where the device holds neither their before nor their after state.' },
   },
   {
     key: 'stat', long: 'stat', kind: flag(), default: false,

@@ -48,6 +48,16 @@ export interface Options {
   dryRun: boolean;
   /** --create: create or extend a destination image file to the source size. */
   create: boolean;
+  /** --write-delta: where the blocks SYNC would write go instead ("-": stdout). */
+  writeDelta?: string;
+  /** --apply-delta: the delta files to apply, in order ("-": stdin). */
+  applyDelta?: string[];
+  /** --size: the bytes of a source read from standard input (-l -). */
+  size?: number;
+  /** --undo: the undo file of a run that writes a destination. */
+  undo?: string;
+  /** --force: apply where the device holds neither the before nor the after state. */
+  force: boolean;
   help: boolean;
   version: boolean;
   /** --completion: print the completion script for this shell. */
@@ -56,7 +66,7 @@ export interface Options {
 
 export type OptionKey = keyof Options;
 
-type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'>;
+type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'> & Partial<Pick<Options, 'writeDelta'>>;
 
 /**
  * A bitmap run without its destination (-r for PUSH, -l for PULL) writes no device:
@@ -64,11 +74,13 @@ type RunShape = Pick<Options, 'action' | 'local' | 'remote' | 'bitmap'>;
  * later run with the destination trusts that bitmap.
  */
 export function isBitmapOnly(o: RunShape): boolean {
-  return o.bitmap !== undefined && o.action !== undefined && (o.action === 'PUSH' ? o.remote : o.local) === undefined;
+  // A delta run with a bitmap has no destination by design: the delta stands for it.
+  return o.writeDelta === undefined && o.bitmap !== undefined && o.action !== undefined && (o.action === 'PUSH' ? o.remote : o.local) === undefined;
 }
 
 /** The side an action writes, or undefined when no device is written (no action, bitmap only). */
 export function destinationSide(o: RunShape): 'local' | 'remote' | undefined {
-  if (o.action === undefined || isBitmapOnly(o)) return undefined;
+  // A delta run writes its file instead of any device.
+  if (o.action === undefined || isBitmapOnly(o) || o.writeDelta !== undefined) return undefined;
   return o.action === 'PUSH' ? 'remote' : 'local';
 }

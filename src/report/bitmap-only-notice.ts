@@ -6,7 +6,7 @@
  */
 import { isBitmapOnly, type Options } from '../options/options.js';
 
-export function bitmapOnlyNotice(o: Pick<Options, 'action' | 'local' | 'remote' | 'bitmap' | 'dryRun'>): string | undefined {
+export function bitmapOnlyNotice(o: Pick<Options, 'action' | 'local' | 'remote' | 'bitmap' | 'dryRun'> & Partial<Pick<Options, 'writeDelta'>>): string | undefined {
   if (!isBitmapOnly(o)) return undefined;
   const [source, missing] = o.action === 'PUSH' ? [o.local, '-r'] : [o.remote, '-l'];
   return o.dryRun

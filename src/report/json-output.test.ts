@@ -20,7 +20,7 @@ const BLOCKS = Math.ceil(SIZE / BLOCK);
 const FIELDS = [
   'schema', 'basyn', 'ok', 'exitCode', 'action', 'mode', 'dryRun', 'destination', 'bitmapOnly', 'hash', 'bufferSize', 'chunkSize', 'zlevel', 'host',
   'size', 'local', 'remote', 'blocks', 'chunks', 'writes', 'bytesSent', 'wire', 'seconds', 'bandwidth', 'recheck',
-  'bitmap', 'differences', 'error',
+  'bitmap', 'differences', 'error', 'delta', 'undo',
 ];
 
 const places = await allPlaces();

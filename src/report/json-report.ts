@@ -54,6 +54,10 @@ export interface JsonReport {
   /** Dry run only: every differing block or chunk. */
   differences: { offset: number; length: number }[] | null;
   error: JsonError | null;
+  /** --write-delta and --apply-delta: the delta's entries, data bytes and file size (several files: sums). */
+  delta: { operation: 'write' | 'apply'; path: string; entries: number; dataBytes: number; fileSize: number; skipped: number | null } | null;
+  /** --undo: the undo file's entries, data bytes and size. */
+  undo: { path: string; entries: number; dataBytes: number; fileSize: number } | null;
 }
 
 export function jsonError(error: unknown): JsonError {
@@ -73,7 +77,7 @@ export function jsonError(error: unknown): JsonError {
 
 /** The settings the report shows (what the command line and the library both pass). */
 export type ReportedSettings = Pick<Options, 'action' | 'mode' | 'hash' | 'bufferSize' | 'chunkSize' | 'zlevel' | 'host' | 'local' | 'remote' | 'bitmap'> &
-  Partial<Pick<Options, 'dryRun'>>;
+  Partial<Pick<Options, 'dryRun' | 'writeDelta'>>;
 
 export function jsonReport(
   settings: ReportedSettings,
@@ -127,5 +131,7 @@ export function jsonReport(
     bitmap: settings.bitmap !== undefined ? { path: settings.bitmap, spotChecks: result?.bitmapSpotChecks ?? null } : null,
     differences: settings.dryRun === true ? (outcome.differences ?? []) : null,
     error: outcome.error !== undefined ? jsonError(outcome.error) : null,
+    delta: result?.delta !== undefined ? { ...result.delta, skipped: result.delta.skipped ?? null } : null,
+    undo: result?.undo !== undefined ? { ...result.undo } : null,
   };
 }

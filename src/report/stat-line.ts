@@ -21,3 +21,9 @@ export function formatStatLine(f: StatFigures): string {
     `Bandwidth: Real:${real.toFixed(2)}kB/s, Effective:${effective.toFixed(2)}kB/s`
   );
 }
+
+/** The line --stat adds for a delta written or applied (after the STAT line). */
+export function formatDeltaStatLine(d: { operation: 'write' | 'apply'; entries: number; dataBytes: number; fileSize: number; skipped?: number }): string {
+  const applied = d.operation === 'apply' ? ` Written: ${d.entries - (d.skipped ?? 0)}, already in place: ${d.skipped ?? 0}.` : '';
+  return `DELTA. ${d.operation === 'write' ? 'Written' : 'Applied'}: ${d.entries} entries, data ${d.dataBytes}B, file ${d.fileSize}B.${applied}`;
+}
