@@ -7,6 +7,8 @@
  */
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
 import type { Action, Mode } from '../options/options.js';
+import { compressRequestOf } from '../options/compress-request.js';
+import type { CodecUse } from '../protocol/codec-policy.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
 import { refuseBitmapThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
 import type { Device, IoCounters } from '../device/device.js';
@@ -41,7 +43,10 @@ export interface RunSettings {
   hash: HashAlgorithm;
   bufferSize: number;
   chunkSize?: number;
-  zlevel: number;
+  compress?: 'auto' | 'zstd' | 'zlib' | 'none';
+  zlevel?: number;
+  /** Wire bytes per second (--bwlimit). */
+  bwlimit?: number;
   bitmap?: string;
   resetBitmap?: boolean;
   updateBitmap?: boolean;
@@ -82,6 +87,11 @@ export interface RunResult {
   /** Seconds the action (or the recheck alone) took. */
   seconds: number;
   io: { local?: IoCounters; remote?: IoCounters };
+  /**
+   * What each codec carried over the link: blocks this end sent (by codec and level)
+   * and blocks it received (by codec: the agent chose the levels). Empty without an agent.
+   */
+  codecs: { sent: Record<string, CodecUse>; received: Record<string, CodecUse> };
 }
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
@@ -129,7 +139,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     };
     const result: RunResult = {
       size, localSize: local?.size, remoteSize: remote?.size, counters: emptyCounters(),
-      traffic: { rx: 0, tx: 0 }, seconds: 0, io: {},
+      traffic: { rx: 0, tx: 0 }, seconds: 0, io: {}, codecs: { sent: {}, received: {} },
     };
     const started = performance.now();
     const trafficBefore = trafficOf(remote);
@@ -155,6 +165,10 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     await checkSizesUnchanged([local, remote]);
     const trafficAfter = trafficOf(remote);
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
+    if (remote instanceof RemoteDevice) {
+      result.codecs = remote.codecUse;
+      log.debug(`codecs on the wire: sent ${JSON.stringify(result.codecs.sent)}, received ${JSON.stringify(result.codecs.received)}`);
+    }
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
@@ -245,7 +259,8 @@ async function openRemote(agent: AgentProcess, settings: RunSettings, writable: 
     path: settings.remote!,
     writable,
     hash: settings.hash,
-    zlevel: settings.zlevel,
+    compress: compressRequestOf(settings),
+    rateLimit: settings.bwlimit,
     blockSize: settings.bufferSize,
     createSize,
     label: `remote device ${quoteName(settings.remote!)}${where}`,

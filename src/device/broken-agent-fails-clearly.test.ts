@@ -31,7 +31,7 @@ function frame(type: number, fields: Buffer = Buffer.alloc(0), length?: number):
 }
 
 function hello(version: number, minVersion: number, magic = PROTOCOL_MAGIC): Buffer {
-  return encode({ type: MessageType.Hello, magic, version, minVersion, software: `fake agent speaking ${minVersion}..${version}` });
+  return encode({ type: MessageType.Hello, magic, version, minVersion, software: `fake agent speaking ${minVersion}..${version}`, capabilities: [] });
 }
 
 function opened(id: number, size = SIZE): Message {
@@ -84,10 +84,17 @@ function u64(v: bigint): Buffer {
 
 const CASES: Case[] = [
   {
-    name: 'HELLO of a newer protocol version (2..2)',
-    greeting: hello(2, 2),
+    name: 'HELLO of a newer protocol version (3..3)',
+    greeting: hello(3, 3),
     error: ProtocolError,
-    message: new RegExp(`protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}\\.\\.${PROTOCOL_VERSION}, the agent on host fake speaks 2\\.\\.2 \\(fake agent speaking 2\\.\\.2\\)`),
+    message: new RegExp(`protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}\\.\\.${PROTOCOL_VERSION}, the agent on host fake speaks 3\\.\\.3 \\(fake agent speaking 3\\.\\.3\\)`),
+  },
+  {
+    // An agent of before zstd: its HELLO has no capability list, and its OPEN had no codec.
+    name: 'HELLO of protocol 1 (an agent without zstd or capabilities)',
+    greeting: frame(0x01, Buffer.concat([u32(PROTOCOL_MAGIC), Buffer.from([0, 1, 0, 1]), u32(13), Buffer.from('basyn 0.0.9 1')])),
+    error: ProtocolError,
+    message: new RegExp(`protocol version mismatch: this basyn speaks 2\\.\\.2, the agent on host fake speaks 1\\.\\.1 \\(basyn 0\\.0\\.9 1\\)`),
   },
   {
     name: 'HELLO of an older protocol version (0..0)',
@@ -274,7 +281,7 @@ for (const c of CASES) {
     const { link, control } = fakeAgentLink(c.respond ?? afterOpen(() => undefined), c.greeting);
     if (c.endAfterGreeting === true) control.end();
     const attempt = async (): Promise<void> => {
-      const device = await RemoteDevice.connect(link, { path: '/dev/fake', writable: false, hash, zlevel: 0, blockSize: BLOCK });
+      const device = await RemoteDevice.connect(link, { path: '/dev/fake', writable: false, hash, compress: { compress: 'none', level: 0 }, blockSize: BLOCK });
       try {
         if (c.operation === undefined) throw new Error('connected, but this case expects the handshake to fail');
         await c.operation(device);
