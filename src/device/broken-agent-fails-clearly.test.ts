@@ -228,6 +228,34 @@ const CASES: Case[] = [
     message: new RegExp(`compressed block inflates past its announced ${BLOCK} bytes`),
   },
   {
+    name: 'corrupt zstd DATA (a frame header announcing the block, then garbage)',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: corruptZstd(BLOCK) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block is corrupt/,
+  },
+  {
+    name: 'zstd DATA that is not a zstd frame at all',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: Buffer.from('not zstd at all') })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block does not start with a zstd frame header/,
+  },
+  {
+    name: 'zstd DATA whose frame announces more than the block (a zip bomb)',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: zstdFrameHeader(2 ** 40) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: new RegExp(`zstd block announces ${2 ** 40} bytes, ${BLOCK} were announced for the block`),
+  },
+  {
+    name: 'zstd DATA whose frame does not announce its size',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 1, 0, 0]) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block does not announce its size/,
+  },
+  {
     name: 'DATA of an unknown encoding',
     respond: afterOpen((m, a) => m.type === MessageType.Read && a.sendRaw(frame(MessageType.Data, Buffer.concat([u32(m.id), u64(BigInt(BLOCK)), u32(BLOCK), Buffer.from([7])])))),
     operation: readOne,
@@ -267,6 +295,20 @@ const CASES: Case[] = [
     message: /connection to the agent on host fake closed/,
   },
 ];
+
+/** A zstd frame header (single segment, 8-byte content size) announcing `size` bytes. */
+function zstdFrameHeader(size: number): Buffer {
+  const b = Buffer.alloc(14);
+  b.writeUInt32LE(0xfd2fb528, 0);
+  b[4] = 0xe0;
+  b.writeBigUInt64LE(BigInt(size), 5);
+  return b;
+}
+
+/** A frame that announces `size` bytes, then a block header and bytes that decode to nothing valid. */
+function corruptZstd(size: number): Buffer {
+  return Buffer.concat([zstdFrameHeader(size), Buffer.from([0x05, 0x00, 0x00]), Buffer.alloc(64, 0xff)]);
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
