@@ -138,7 +138,7 @@ export class AgentServer {
       // open a device, and the first would never be closed.
       if (this.openSeen) throw new ProtocolError('second OPEN in one session');
       this.openSeen = true;
-      this.codecs = this.codecChooser(m.codec, m.level);
+      this.codecs = this.codecChooser(m.codec, m.level, m.blockSize);
       const opening = this.open(m.id, m.path, m.writable, m.hashId, m.blockSize, m.createSize, m.rateLimit);
       this.opening = opening.then(() => undefined, () => undefined);
       void opening.catch((e) => this.fail(m.id, e));
@@ -206,10 +206,10 @@ export class AgentServer {
   }
 
   /** The sender's codec for DATA, from OPEN; refuses a level out of its codec's range. */
-  private codecChooser(codec: OpenCodec, level: number): CodecChooser {
+  private codecChooser(codec: OpenCodec, level: number, blockSize: number): CodecChooser {
     if (codec === OpenCodec.Zlib && level > 9) throw new ProtocolError(`zlib level ${level} is out of range`);
     if (codec === OpenCodec.Zstd && (level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL)) throw new ProtocolError(`zstd level ${level} is out of range`);
-    return new CodecChooser({ compress: choiceOfOpenCodec(codec), level }, this.clientCodecs, 'the client');
+    return new CodecChooser({ compress: choiceOfOpenCodec(codec), level }, this.clientCodecs, 'the client', blockSize);
   }
 
   /** Compresses one block for DATA with the codec of the moment, and counts it. */

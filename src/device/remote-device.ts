@@ -172,7 +172,7 @@ export class RemoteDevice implements Device {
         );
       }
       this.software = hello.software;
-      this.codecs = new CodecChooser(compress, codecsOf(hello.capabilities), `the agent on ${this.link.where} (${hello.software})`);
+      this.codecs = new CodecChooser(compress, codecsOf(hello.capabilities), `the agent on ${this.link.where} (${hello.software})`, blockSize);
       const opened = await Promise.race([opening, timeout]);
       if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
       this.size = opened.size;

@@ -69,6 +69,14 @@ export class CodecTally {
   }
 }
 
+/**
+ * Above this block size auto uses zlib even where both ends have zstd: zstd holds a
+ * whole block (in and out) at once, in the WASM heap too, which never shrinks, while
+ * zlib streams through a 32 KiB window; with --buffer 65536 that is about 2 x 64 MiB
+ * more per process. --compress=zstd still uses zstd at any size.
+ */
+export const AUTO_ZSTD_MAX_BLOCK = 8 * 1024 * 1024;
+
 /** Chooses each block's codec for one sender. */
 export class CodecChooser {
   private readonly auto: AutoCodec | undefined;
@@ -79,7 +87,7 @@ export class CodecChooser {
    * `peer` names the receiver for the message when it lacks a codec asked for by
    * name (auto never asks for one the receiver lacks).
    */
-  constructor(request: CompressRequest, receiverCodecs: ReadonlySet<Encoding>, peer: string) {
+  constructor(request: CompressRequest, receiverCodecs: ReadonlySet<Encoding>, peer: string, blockSize: number) {
     const zstdBoth = hasZstd() && receiverCodecs.has(Encoding.Zstd);
     if (request.compress === 'zstd' && !zstdBoth) {
       throw new ProtocolError(
@@ -89,7 +97,8 @@ export class CodecChooser {
     // The WASM zstd compresses on the event loop: auto stops at level 9 there, where a
     // 2 MiB block takes a few hundred ms at most, so the process stays responsive.
     const zstdLadder = zstdKind === 'builtin' ? ZSTD_LADDER : ZSTD_LADDER.filter((s) => s.level <= 9);
-    this.auto = request.compress === 'auto' ? new AutoCodec(zstdBoth ? zstdLadder : ZLIB_LADDER) : undefined;
+    const autoZstd = zstdBoth && blockSize <= AUTO_ZSTD_MAX_BLOCK;
+    this.auto = request.compress === 'auto' ? new AutoCodec(autoZstd ? zstdLadder : ZLIB_LADDER) : undefined;
     this.fixed = request.compress === 'none' ? { codec: 'none', level: 0 } : { codec: request.compress === 'auto' ? 'none' : request.compress, level: request.level };
   }
 
