@@ -94,11 +94,12 @@ export class CodecChooser {
         hasZstd() ? `--compress=zstd: ${peer} offers no zstd (use --compress=zlib or auto)` : '--compress=zstd: this basyn has no zstd (BASYN_ZSTD=none)',
       );
     }
-    // The WASM zstd compresses on the event loop: auto stops at level 9 there, where a
-    // 2 MiB block takes a few hundred ms at most, so the process stays responsive.
-    const zstdLadder = zstdKind === 'builtin' ? ZSTD_LADDER : ZSTD_LADDER.filter((s) => s.level <= 9);
-    const autoZstd = zstdBoth && blockSize <= AUTO_ZSTD_MAX_BLOCK;
-    this.auto = request.compress === 'auto' ? new AutoCodec(autoZstd ? zstdLadder : ZLIB_LADDER) : undefined;
+    // auto uses zstd only where it runs on the thread pool (node's own): the WASM build
+    // compresses on the event loop, so the link idles while it works and compression
+    // never overlaps sending (measured: S4-auto over ssh slower than --zlevel=1). zlib's
+    // async API overlaps them on every core; --compress=zstd still gets WASM zstd.
+    const autoZstd = zstdBoth && zstdKind === 'builtin' && blockSize <= AUTO_ZSTD_MAX_BLOCK;
+    this.auto = request.compress === 'auto' ? new AutoCodec(autoZstd ? ZSTD_LADDER : ZLIB_LADDER) : undefined;
     this.fixed = request.compress === 'none' ? { codec: 'none', level: 0 } : { codec: request.compress === 'auto' ? 'none' : request.compress, level: request.level };
   }
 

@@ -14,6 +14,10 @@ import { nodeBinary } from '../test-support/node-versions.js';
 import { describeRun, jsonOf, LOCAL_AGENT_PLACE, agentPlaces, type RunPlace } from '../test-support/run-places.js';
 import { runBasyn } from '../test-support/run-basyn.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
+import { zstdKind } from './zstd.js';
+
+/** What auto compresses with here: zstd where node has it built in (on the thread pool), zlib otherwise. */
+const AUTO_CODEC = zstdKind === 'builtin' ? 'zstd' : 'zlib';
 
 const KiB = 1024;
 const BLOCK = 128 * KiB;
@@ -98,7 +102,7 @@ for (const place of places) {
         assert.equal(j.compress, 'auto');
         assert.equal(j.zlevel, null);
         const used = labels(j, action);
-        assert.ok(used.includes('raw') && used.includes('zero') && used.some((l) => l.startsWith('zstd')), `codecs used: ${JSON.stringify(j.codecs)}`);
+        assert.ok(used.includes('raw') && used.includes('zero') && used.some((l) => l.startsWith(AUTO_CODEC)), `codecs used: ${JSON.stringify(j.codecs)}`);
       });
     }
   });
@@ -106,7 +110,7 @@ for (const place of places) {
 
 describe('auto through a local agent', () => {
   for (const action of ['PUSH', 'PULL'] as const) {
-    test(`${action}: incompressible blocks go raw, zero blocks as markers, compressible ones as zstd`, async () => {
+    test(`${action}: incompressible blocks go raw, zero blocks as markers, compressible ones as ${AUTO_CODEC}`, async () => {
       assert.deepEqual(labels(await copy(LOCAL_AGENT_PLACE, action, 'incompressible', []), action), ['raw']);
       const zero = await copy(LOCAL_AGENT_PLACE, action, 'zero', []);
       assert.deepEqual(labels(zero, action), ['zero']);
@@ -114,7 +118,7 @@ describe('auto through a local agent', () => {
       // On a local pipe the link may outrun the compressor: auto may then send some raw.
       const text = await copy(LOCAL_AGENT_PLACE, action, 'compressible', []);
       const used = labels(text, action);
-      assert.ok(used.some((l) => l.startsWith('zstd')) && used.every((l) => l.startsWith('zstd') || l === 'raw'), JSON.stringify(text.codecs));
+      assert.ok(used.some((l) => l.startsWith(AUTO_CODEC)) && used.every((l) => l.startsWith(AUTO_CODEC) || l === 'raw'), JSON.stringify(text.codecs));
     });
   }
 });
@@ -129,6 +133,9 @@ for (const major of [24, 22]) {
         assert.ok(labels(j, action)[0]!.startsWith('zstd'), JSON.stringify(j.codecs));
       }
     }
+    // The agent sends in PULL: with node's own zstd, auto compresses with zstd there.
+    const auto = await copy(LOCAL_AGENT_PLACE, 'PULL', 'compressible', [], ['--remote-node', node.path]);
+    assert.ok(labels(auto, 'PULL').includes('zstd'), JSON.stringify(auto.codecs));
   });
 }
 
