@@ -15,7 +15,7 @@ import { median } from './stats.js';
 import { failureOf, timeCommand } from './timed-run.js';
 import type { Log, Workspace } from './workspace.js';
 
-export type CeilingKey = 'read' | `digest:${string}` | `zlib:${number}` | 'ssh-pipe' | `ssh-floor:${number}`;
+export type CeilingKey = 'read' | `digest:${string}` | `zlib:${number}` | `zstd:${number}` | `zstd-wasm:${number}` | 'ssh-pipe' | `ssh-floor:${number}`;
 
 export interface Ceiling {
   key: CeilingKey;
@@ -96,6 +96,24 @@ export function timeZlib(level: number, pieces: readonly Buffer[]): { bytes: num
   return { bytes, seconds: s };
 }
 
+/** Compresses each piece on its own with zstd at `level`, on this thread (node's zstd, or the WASM build). */
+export async function timeZstd(level: number, pieces: readonly Buffer[], wasmOnly: boolean): Promise<{ bytes: number; seconds: number }> {
+  const zlib = (await import('node:zlib')) as unknown as Record<string, unknown>;
+  const builtin = !wasmOnly && typeof zlib.zstdCompressSync === 'function'
+    ? (b: Buffer) => (zlib.zstdCompressSync as (b: Buffer, o: object) => Buffer)(b, { params: { [(zlib.constants as Record<string, number>).ZSTD_c_compressionLevel!]: level } })
+    : undefined;
+  const compress = builtin ?? ((await import('../src/protocol/zstd-wasm.js')).loadWasmZstd().then((w) => (b: Buffer) => w.compress(b, level)));
+  const run = await compress;
+  let bytes = 0;
+  const s = seconds(() => {
+    for (const piece of pieces) {
+      run(piece);
+      bytes += piece.length;
+    }
+  });
+  return { bytes, seconds: s };
+}
+
 export class Ceilings {
   private readonly measured = new Map<CeilingKey, Promise<Ceiling>>();
 
@@ -133,6 +151,10 @@ export class Ceilings {
         break;
       case 'zlib':
         ceiling = await this.zlib(Number(arg));
+        break;
+      case 'zstd':
+      case 'zstd-wasm':
+        ceiling = await this.zstd(Number(arg), kind === 'zstd-wasm');
         break;
       case 'ssh-pipe':
         ceiling = await this.sshPipe();
@@ -184,6 +206,19 @@ export class Ceilings {
     const pieces = await readSamplePieces(path, this.size, DIGEST_PIECE, sampleBytes / DIGEST_PIECE);
     return this.throughput(`zlib:${level}`, `zlib level ${level}, 1 core`, `zlib.deflateSync of 2 MiB pieces, ${sampleBytes} bytes spread over the mixed image`, async () =>
       timeZlib(level, pieces),
+    );
+  }
+
+  /** zstd of this node (built-in where it has one) or, with `wasmOnly`, the WASM build basyn bundles. */
+  private async zstd(level: number, wasmOnly: boolean): Promise<Ceiling> {
+    const path = await this.workspace.mixedImage(this.size);
+    const sampleBytes = Math.min(this.size, ZLIB_SAMPLE_BYTES);
+    const pieces = await readSamplePieces(path, this.size, DIGEST_PIECE, sampleBytes / DIGEST_PIECE);
+    const builtin = !wasmOnly && typeof ((await import('node:zlib')) as unknown as Record<string, unknown>).zstdCompressSync === 'function';
+    const which = builtin ? `node ${process.version} built-in` : 'WASM';
+    const key: CeilingKey = wasmOnly ? `zstd-wasm:${level}` : `zstd:${level}`;
+    return this.throughput(key, `zstd level ${level} (${which}), 1 core`, `zstd of 2 MiB pieces, ${sampleBytes} bytes spread over the mixed image, ${which}`, () =>
+      timeZstd(level, pieces, wasmOnly),
     );
   }
 

@@ -143,6 +143,37 @@ function mixedCopy(zlevel: number): Scenario {
   };
 }
 
+/** Issue 10: zstd at a fixed level, against one core of this node's zstd at that level. */
+function mixedCopyZstd(level: number): Scenario {
+  return {
+    id: `S4-zstd${level}`,
+    group: 'S4',
+    title: `COPY mixed data, SSH, --compress=zstd --zlevel=${level}`,
+    bytes: same,
+    ceiling: `zstd:${level}`,
+    async plan(workspace, size) {
+      return sshPlan(workspace, pushArgs(await workspace.mixedCopyPair(size), 'COPY', '--compress=zstd', `--zlevel=${level}`));
+    },
+    judge: informative,
+  };
+}
+
+/** Issue 10: the default (auto), and auto under --bwlimit=20M; the ceiling is the ssh pipe. */
+function mixedCopyAuto(bwlimit: string | undefined): Scenario {
+  return {
+    id: bwlimit === undefined ? 'S4-auto' : 'S4-bwlimit',
+    group: 'S4',
+    title: `COPY mixed data, SSH, default codec (auto)${bwlimit === undefined ? '' : `, --bwlimit=${bwlimit}`}`,
+    bytes: same,
+    ceiling: 'ssh-pipe',
+    async plan(workspace, size) {
+      const extra = bwlimit === undefined ? [] : [`--bwlimit=${bwlimit}`];
+      return sshPlan(workspace, pushArgs(await workspace.mixedCopyPair(size), 'COPY', ...extra));
+    },
+    judge: informative,
+  };
+}
+
 /** Issue 6's variant of S4: half of the image is zeros, which travel as markers. */
 function halfZeroCopy(zlevel: number): Scenario {
   return {
@@ -238,6 +269,9 @@ export const SCENARIOS: readonly Scenario[] = [
   changedBlocksSync(undefined),
   changedBlocksSync(64),
   ...[9, 1, 0].map(mixedCopy),
+  mixedCopyAuto(undefined),
+  mixedCopyAuto('20M'),
+  ...[1, 3, 9].map(mixedCopyZstd),
   ...[1, 0].map(halfZeroCopy),
   ...(['local', 'ssh'] as const).flatMap((where) => HASHES.map((h) => bitmapSync(where, h))),
   ...S6_DELAYS.map((d) => delayedSync(d)),

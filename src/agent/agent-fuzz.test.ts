@@ -24,7 +24,7 @@ import type { Device } from '../device/device.js';
 import { LocalDevice, type LocalDeviceOptions } from '../device/local-device.js';
 import { DeviceError } from '../errors.js';
 import {
-  Encoding, FrameDecoder, HANDSHAKE_FRAME_LIMIT, MIN_PROTOCOL_VERSION, MessageType, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  Encoding, FrameDecoder, HANDSHAKE_FRAME_LIMIT, MIN_PROTOCOL_VERSION, MessageType, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   type Message,
 } from '../protocol/protocol.js';
 import { FaultDevice } from '../test-support/fault-device.js';
@@ -70,11 +70,11 @@ interface Session {
 }
 
 function hello(): Buffer {
-  return encode({ type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION, software: 'fuzz' });
+  return encode({ type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION, software: 'fuzz', capabilities: [] });
 }
 
 function open(path: string, writable: boolean, blockSize: number, hashId: number, zlevel: number): Buffer {
-  return encode({ type: MessageType.Open, id: 1, writable, hashId, zlevel, blockSize, createSize: 0, path });
+  return encode({ type: MessageType.Open, id: 1, writable, hashId, codec: OpenCodec.Zlib, level: zlevel, rateLimit: 0, blockSize, createSize: 0, path });
 }
 
 /** A valid session: requests within the device and the block size. */

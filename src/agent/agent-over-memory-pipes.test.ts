@@ -53,7 +53,7 @@ async function session(hashName: string, remotePath: string, remoteWritable: boo
   const hash = hashByName(hashName)!;
   const digest = await loadDigest(hash);
   const { server, link } = memoryAgent();
-  const remote = await RemoteDevice.connect(link, { path: remotePath, writable: remoteWritable, hash, zlevel: 6, blockSize: BLOCK });
+  const remote = await RemoteDevice.connect(link, { path: remotePath, writable: remoteWritable, hash, compress: { compress: 'zlib', level: 6 }, blockSize: BLOCK });
   const local = await LocalDevice.open(localPath, { writable: localWritable, hash, digest });
   const ctx = (chunkSize?: number): EngineContext => ({
     size: Math.min(local.size, remote.size), blockSize: BLOCK, chunkSize, digest,

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { deflateSync } from 'node:zlib';
-import { Encoding, ErrorCode, MessageType, type Message } from '../protocol/protocol.js';
+import { Encoding, ErrorCode, MessageType, OpenCodec, type Message } from '../protocol/protocol.js';
 import { sha256File, writeImage } from '../test-support/images.js';
 import { RawAgentSession, clientHello, encode } from '../test-support/in-memory-agent.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
@@ -54,7 +54,7 @@ function be(bits: 32 | 64, v: number | bigint): Buffer {
 async function openedSession(writable = true, blockSize = BLOCK): Promise<RawAgentSession> {
   const s = new RawAgentSession();
   s.send(clientHello());
-  s.sendMessage({ type: MessageType.Open, id: 1, writable, hashId: 0, zlevel: 0, blockSize, createSize: 0, path: image });
+  s.sendMessage({ type: MessageType.Open, id: 1, writable, hashId: 0, codec: OpenCodec.None, level: 0, rateLimit: 0, blockSize, createSize: 0, path: image });
   const opened = await withTimeout(s.waitForFrame((m) => m.type === MessageType.Opened || m.type === MessageType.Error), 5000, 'OPEN');
   assert.equal(opened?.type, MessageType.Opened, `OPEN failed: ${JSON.stringify(opened)}`);
   return s;
@@ -91,7 +91,7 @@ const CASES: Case[] = [
   { name: 'a READ_STREAM past the end', bytes: encode({ type: MessageType.ReadStream, id: 2, start: SIZE - BLOCK, end: SIZE + BLOCK, blockSize: BLOCK, credit: 10 }), code: ErrorCode.Protocol, message: /READ_STREAM range .* is outside/ },
   { name: 'a CHUNK_DIGESTS past the end', bytes: encode({ type: MessageType.ChunkDigests, id: 2, offset: SIZE - 10, length: BLOCK, chunkSize: 4096 }), code: ErrorCode.Protocol, message: /CHUNK_DIGESTS range .* is outside/ },
   { name: 'a CHUNK_DIGESTS with a chunk of 0 bytes', bytes: encode({ type: MessageType.ChunkDigests, id: 2, offset: 0, length: BLOCK, chunkSize: 0 }), code: ErrorCode.Protocol, message: /chunk size 0 is out of range/ },
-  { name: 'a second OPEN', bytes: encode({ type: MessageType.Open, id: 2, writable: true, hashId: 0, zlevel: 0, blockSize: BLOCK, createSize: 2 * SIZE, path: 'another.img' }), code: ErrorCode.Protocol, message: /second OPEN in one session/ },
+  { name: 'a second OPEN', bytes: encode({ type: MessageType.Open, id: 2, writable: true, hashId: 0, codec: OpenCodec.None, level: 0, rateLimit: 0, blockSize: BLOCK, createSize: 2 * SIZE, path: 'another.img' }), code: ErrorCode.Protocol, message: /second OPEN in one session/ },
   { name: 'an agent-to-client message (DATA)', bytes: encode({ type: MessageType.Data, id: 2, offset: 0, rawLength: 4, encoding: Encoding.Raw, payload: Buffer.alloc(4) }), code: ErrorCode.Protocol, message: /unexpected DATA from the client/ },
   { name: 'an unknown message type', bytes: u64Frame(0x55, [be(32, 1)]), code: ErrorCode.Protocol, message: /unknown message type 0x55/ },
 ];
@@ -121,7 +121,7 @@ test('a valid WRITE in range is applied (the harness itself works)', async () =>
   await writeImage(copy, SIZE, 5);
   const s = new RawAgentSession();
   s.send(clientHello());
-  s.sendMessage({ type: MessageType.Open, id: 1, writable: true, hashId: 0, zlevel: 0, blockSize: BLOCK, createSize: 0, path: copy });
+  s.sendMessage({ type: MessageType.Open, id: 1, writable: true, hashId: 0, codec: OpenCodec.None, level: 0, rateLimit: 0, blockSize: BLOCK, createSize: 0, path: copy });
   // The client sends nothing between OPEN and OPENED (docs/protocol.md, section 5).
   assert.equal((await withTimeout(s.waitForFrame((m) => m.type === MessageType.Opened), 5000, 'OPENED'))?.type, MessageType.Opened);
   s.send(write(SIZE - 4096, 4096, Encoding.Raw, Buffer.alloc(4096, 0xab)));

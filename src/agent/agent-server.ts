@@ -9,10 +9,13 @@ import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import type { Device } from '../device/device.js';
 import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
 import { hashById, knownHashIds, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
-import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
+import { decodeBlock, encodeBlock, type EncodedBlock } from '../protocol/block-codec.js';
+import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
+import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
+import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import {
-  DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 
@@ -52,7 +55,10 @@ export class AgentServer {
   private readonly channel: Channel;
   private device: Device | undefined;
   private digest: DigestFunction | undefined;
-  private zlevel = 0;
+  /** How DATA is compressed (set at OPEN). */
+  private codecs: CodecChooser | undefined;
+  /** The encodings the client's HELLO says it decodes. */
+  private clientCodecs: ReadonlySet<Encoding> = new Set();
   private hashLength = 0;
   private blockLimit = 0;
   private helloSeen = false;
@@ -100,7 +106,7 @@ export class AgentServer {
     output.on('error', (error: Error) => this.abandon(`output failed: ${error.message}`, 1));
     this.channel.send({
       type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
-      minVersion: MIN_PROTOCOL_VERSION, software: options.software,
+      minVersion: MIN_PROTOCOL_VERSION, software: options.software, capabilities: [codecsCapability(localEncodings())],
     });
   }
 
@@ -123,6 +129,7 @@ export class AgentServer {
             `agent speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION} (${this.options.software})`,
         );
       }
+      this.clientCodecs = codecsOf(m.capabilities);
       this.helloSeen = true;
       return;
     }
@@ -131,7 +138,8 @@ export class AgentServer {
       // open a device, and the first would never be closed.
       if (this.openSeen) throw new ProtocolError('second OPEN in one session');
       this.openSeen = true;
-      const opening = this.open(m.id, m.path, m.writable, m.hashId, m.zlevel, m.blockSize, m.createSize);
+      this.codecs = this.codecChooser(m.codec, m.level, m.blockSize);
+      const opening = this.open(m.id, m.path, m.writable, m.hashId, m.blockSize, m.createSize, m.rateLimit);
       this.opening = opening.then(() => undefined, () => undefined);
       void opening.catch((e) => this.fail(m.id, e));
       return;
@@ -174,7 +182,7 @@ export class AgentServer {
         this.checkBlockSize(m.length);
         this.checkRange(m.offset, m.length, 'READ');
         void device.read(m.offset, m.length)
-          .then((data) => encodeBlock(data, this.zlevel))
+          .then((data) => this.encode(data))
           .then(
             (b) => this.channel.send({ type: MessageType.Data, id: m.id, offset: m.offset, rawLength: m.length, encoding: b.encoding, payload: b.payload }),
             (e) => this.fail(m.id, e),
@@ -197,15 +205,29 @@ export class AgentServer {
     }
   }
 
-  private async open(id: number, path: string, writable: boolean, hashId: number, zlevel: number, blockSize: number, createSize: number): Promise<void> {
+  /** The sender's codec for DATA, from OPEN; refuses a level out of its codec's range. */
+  private codecChooser(codec: OpenCodec, level: number, blockSize: number): CodecChooser {
+    if (codec === OpenCodec.Zlib && level > 9) throw new ProtocolError(`zlib level ${level} is out of range`);
+    if (codec === OpenCodec.Zstd && (level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL)) throw new ProtocolError(`zstd level ${level} is out of range`);
+    return new CodecChooser({ compress: choiceOfOpenCodec(codec), level }, this.clientCodecs, 'the client', blockSize);
+  }
+
+  /** Compresses one block for DATA with the codec of the moment, and counts it. */
+  private async encode(data: Buffer): Promise<EncodedBlock> {
+    const codecs = this.codecs!;
+    const setting = codecs.next();
+    const block = await encodeBlock(data, setting);
+    codecs.record(setting, data.length, block);
+    return block;
+  }
+
+  private async open(id: number, path: string, writable: boolean, hashId: number, blockSize: number, createSize: number, rateLimit: number): Promise<void> {
     const hash = hashById(hashId);
     if (hash === undefined) throw new ProtocolError(`OPEN asks for hash id ${hashId}, which this agent does not know (it knows ${knownHashIds()})`);
-    if (zlevel > 9) throw new ProtocolError(`zlib level ${zlevel} is out of range`);
     if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
     if (createSize > 0 && !writable) throw new ProtocolError('OPEN asks to create a device it does not open for writing');
     this.digest = await loadDigest(hash);
     this.hashLength = hash.digestLength;
-    this.zlevel = zlevel;
     this.blockLimit = blockSize;
     let device: Device;
     const openDevice = this.options.openDevice ?? ((p: string, o: LocalDeviceOptions) => LocalDevice.open(p, o));
@@ -231,6 +253,8 @@ export class AgentServer {
       type: MessageType.Opened, id, size: device.size,
       kind: device.isBlockDevice ? DeviceKind.BlockDevice : DeviceKind.File,
     });
+    // From here on (--bwlimit in PULL): the handshake's answer is never held back.
+    this.channel.setRateLimit(rateLimit);
   }
 
   private checkBlockSize(length: number): void {
@@ -296,17 +320,22 @@ export class AgentServer {
   }
 
   private async runReadStream(id: number, s: Stream, device: Device, start: number, end: number, blockSize: number): Promise<void> {
-    const encoding: Promise<{ offset: number; rawLength: number; block: Awaited<ReturnType<typeof encodeBlock>> }>[] = [];
+    const encoding: Promise<{ offset: number; rawLength: number; block: EncodedBlock }>[] = [];
     let encodingBytes = 0;
     const sendOne = async (): Promise<void> => {
+      // What auto reads (auto-codec.ts): how long the link waited for the compressor
+      // (the next block not ready), and how long a ready block waited for the link.
+      const t0 = performance.now();
       const e = await encoding.shift()!;
+      const t1 = performance.now();
       encodingBytes -= e.rawLength;
       await this.admit(s);
+      this.codecs!.observe(performance.now() - t1, t1 - t0);
       this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload });
     };
     for await (const b of device.blocks(start, end, blockSize)) {
       if (this.stopping) return;
-      const p = encodeBlock(b.data, this.zlevel).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
+      const p = this.encode(b.data).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
       p.catch(() => undefined);
       encoding.push(p);
       encodingBytes += b.data.length;
@@ -395,6 +424,9 @@ export class AgentServer {
     // A device still opening is closed by open() itself once it sees the session over.
     await this.opening;
     await Promise.allSettled(this.pendingWrites);
+    if (this.codecs !== undefined && this.codecs.tally.uses.size > 0) {
+      this.options.log?.(`agent: DATA sent by codec: ${JSON.stringify(this.codecs.tally)}`);
+    }
     if (this.device !== undefined) {
       if (!this.abandoned) await this.device.flush().catch(() => undefined);
       await this.device.close();

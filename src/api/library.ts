@@ -35,7 +35,12 @@ export interface ConnectionOptions {
   /** Chunk size in KiB for the finer comparison. */
   chunkKiB?: number;
   /** zlib level 0-9 (default 9). */
+  /** 'auto' (default), 'zstd', 'zlib' or 'none'. */
+  compress?: 'auto' | 'zstd' | 'zlib' | 'none';
+  /** The level of `compress` (zstd 1-19, zlib 0-9); alone, zlib at that level. */
   zlevel?: number;
+  /** Wire rate limit: KiB/s as a number, or a string with a unit ("500K", "20M"). */
+  bwlimit?: number | string;
   /** Stops the run cleanly (it then rejects with an InterruptedError). */
   signal?: AbortSignal;
   /** Progress, at most every 200 ms and once at the end of each phase. */

@@ -7,6 +7,8 @@
  */
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
 import type { Action, Mode } from '../options/options.js';
+import { compressRequestOf } from '../options/compress-request.js';
+import type { CodecUse } from '../protocol/codec-policy.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
 import { refuseBitmapThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
 import type { Device, IoCounters } from '../device/device.js';
@@ -31,6 +33,8 @@ import { applyDeltaRun } from '../delta/apply-run.js';
 import { writeDeltaRun, type DeltaReport, type DeltaFigures } from '../delta/delta-run.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { PipeSource } from '../delta/pipe-source.js';
+import { fileCodecOf } from '../delta/file-codec.js';
+import { zstdKind } from '../protocol/zstd.js';
 
 export interface RunSettings {
   local?: string;
@@ -50,7 +54,10 @@ export interface RunSettings {
   hashAuto?: boolean;
   bufferSize: number;
   chunkSize?: number;
-  zlevel: number;
+  compress?: 'auto' | 'zstd' | 'zlib' | 'none';
+  zlevel?: number;
+  /** Wire bytes per second (--bwlimit). */
+  bwlimit?: number;
   bitmap?: string;
   resetBitmap?: boolean;
   updateBitmap?: boolean;
@@ -105,6 +112,11 @@ export interface RunResult {
   delta?: DeltaReport;
   /** The undo file written (--undo). */
   undo?: DeltaFigures;
+  /**
+   * What each codec carried over the link: blocks this end sent (by codec and level)
+   * and blocks it received (by codec: the agent chose the levels). Empty without an agent.
+   */
+  codecs: { sent: Record<string, CodecUse>; received: Record<string, CodecUse> };
 }
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
@@ -168,7 +180,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     };
     const result: RunResult = {
       size, localSize: local?.size, remoteSize: remote?.size, counters: emptyCounters(),
-      traffic: { rx: 0, tx: 0 }, seconds: 0, io: {},
+      traffic: { rx: 0, tx: 0 }, seconds: 0, io: {}, codecs: { sent: {}, received: {} },
     };
     const started = performance.now();
     const trafficBefore = trafficOf(remote);
@@ -177,7 +189,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       // --undo (src/delta/): the old contents of each block are saved before it is overwritten.
       // (A run with --undo never overlaps the login: its destination is open here.)
       const undo = settings.undo !== undefined && written !== undefined
-        ? await UndoRecorder.start(settings.undo, written, { hash: settings.hash, unitSize: settings.bufferSize, zlevel: settings.zlevel }, digest)
+        ? await UndoRecorder.start(settings.undo, written, { hash: settings.hash, unitSize: settings.bufferSize, codec: fileCodecOf(compressRequestOf(settings)) }, digest)
         : undefined;
       const destination = undo?.device ?? written;
       try {
@@ -213,6 +225,10 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     await checkSizesUnchanged([local, remote]);
     const trafficAfter = trafficOf(remote);
     result.traffic = { rx: trafficAfter.rx - trafficBefore.rx, tx: trafficAfter.tx - trafficBefore.tx };
+    if (remote instanceof RemoteDevice) {
+      result.codecs = remote.codecUse;
+      log.debug(`codecs on the wire: sent ${JSON.stringify(result.codecs.sent)}, received ${JSON.stringify(result.codecs.received)}`);
+    }
     if (settings.recheck && action !== undefined && local !== undefined && remote !== undefined) {
       log.verbose('rechecking both devices');
       result.recheck = await withProgressContext(progress, () => recheckDevices(local, remote, ctx));
@@ -297,11 +313,26 @@ export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLo
 }
 
 /** The pieces the agent of this run needs: only what it will use is sent (and compiled). */
-export function piecesForRun(settings: Pick<RunSettings, 'hash'>): PieceName[] {
+export function piecesForRun(settings: Pick<RunSettings, 'hash'> & Partial<Pick<RunSettings, 'compress' | 'zlevel' | 'action' | 'bitmap'>>): PieceName[] {
   const pieces: PieceName[] = [];
   // The agent loads the digest when it opens its device (a COPY's by default is SHA1: no piece).
   if (settings.hash.piece !== undefined) pieces.push(settings.hash.piece);
+  if (agentMayNeedWasmZstd(settings)) pieces.push('zstd');
   return pieces;
+}
+
+/**
+ * The zstd piece (about 190 KiB on the wire, compiled on the agent only if used) goes
+ * where the agent's node may lack zstd and zstd may be used: always with
+ * --compress=zstd; under auto only when this end has zstd built in and writes to the
+ * agent (PUSH, --apply-delta), and not for a bitmap run, whose few changed blocks do
+ * not pay for the piece. Without the piece an agent on an older node offers no zstd in
+ * its HELLO and blocks go as zlib: never wrong, only larger.
+ */
+function agentMayNeedWasmZstd(settings: Partial<Pick<RunSettings, 'compress' | 'zlevel' | 'action' | 'bitmap'>>): boolean {
+  const { compress } = compressRequestOf(settings);
+  if (compress === 'zstd') return true;
+  return compress === 'auto' && zstdKind === 'builtin' && settings.action !== 'PULL' && settings.bitmap === undefined;
 }
 
 export async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
@@ -310,7 +341,8 @@ export async function openRemote(agent: AgentProcess, settings: RunSettings, wri
     path: settings.remote!,
     writable,
     hash: settings.hash,
-    zlevel: settings.zlevel,
+    compress: compressRequestOf(settings),
+    rateLimit: settings.bwlimit,
     blockSize: settings.bufferSize,
     createSize,
     label: `remote device ${quoteName(settings.remote!)}${where}`,

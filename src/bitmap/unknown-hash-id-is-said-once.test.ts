@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ErrorCode, MessageType } from '../protocol/protocol.js';
+import { ErrorCode, MessageType, OpenCodec } from '../protocol/protocol.js';
 import { errorLines } from '../test-support/bitmap-files.js';
 import { sha256File, writeImage } from '../test-support/images.js';
 import { RawAgentSession, clientHello } from '../test-support/in-memory-agent.js';
@@ -54,7 +54,7 @@ test('an OPEN asking the agent for hash id 200: an ERROR naming the id once and 
   await writeImage(image, SIZE, 3);
   const s = new RawAgentSession();
   s.send(clientHello());
-  s.sendMessage({ type: MessageType.Open, id: 1, writable: false, hashId: 200, zlevel: 0, blockSize: 65536, createSize: 0, path: image });
+  s.sendMessage({ type: MessageType.Open, id: 1, writable: false, hashId: 200, codec: OpenCodec.None, level: 0, rateLimit: 0, blockSize: 65536, createSize: 0, path: image });
   const answer = await s.waitForFrame((m) => m.type === MessageType.Error);
   s.end();
   assert.ok(answer?.type === MessageType.Error, `an ERROR frame: ${JSON.stringify(answer)}`);

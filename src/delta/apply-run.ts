@@ -14,6 +14,8 @@ import type { AgentProcess } from '../transport/agent-process.js';
 import { applyDeltas } from './apply-delta.js';
 import { DeltaFile } from './delta-reader.js';
 import { UndoRecorder } from './undo-recorder.js';
+import { compressRequestOf } from '../options/compress-request.js';
+import { fileCodecOf } from './file-codec.js';
 
 export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Promise<RunResult> {
   const signal = hooks.signal ?? new AbortController().signal;
@@ -47,7 +49,7 @@ export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Pro
     const ctx: EngineContext = { size: device.size, blockSize: unit, digest, signal, progress, log };
     const started = performance.now();
     const before = device instanceof RemoteDevice ? { ...device.traffic } : { rx: 0, tx: 0 };
-    const undo = settings.undo !== undefined ? await UndoRecorder.start(settings.undo, device, { hash, unitSize: unit, zlevel: settings.zlevel }, digest) : undefined;
+    const undo = settings.undo !== undefined ? await UndoRecorder.start(settings.undo, device, { hash, unitSize: unit, codec: fileCodecOf(compressRequestOf(settings)) }, digest) : undefined;
     let counters;
     try {
       counters = await applyDeltas(files, undo?.device ?? device, ctx, { force: settings.force === true });
@@ -69,6 +71,7 @@ export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Pro
       traffic: { rx: after.rx - before.rx, tx: after.tx - before.tx },
       seconds,
       io: settings.local !== undefined ? { local: status.io } : { remote: status.io },
+      codecs: device instanceof RemoteDevice ? device.codecUse : { sent: {}, received: {} },
       delta: {
         operation: 'apply',
         path: paths.join(' '),

@@ -19,7 +19,7 @@ const digest = (b: Buffer): Buffer => createHash('sha1').update(b).digest();
 
 test('header, entries and trailer lie at the documented offsets', async () => {
   const path = join(dir.path, 'd');
-  const w = await DeltaWriter.create(path, { hash: sha1, unitSize: 4096, deviceSize: 10_000, kind: 'delta', zlevel: 0 });
+  const w = await DeltaWriter.create(path, { hash: sha1, unitSize: 4096, deviceSize: 10_000, kind: 'delta', codec: { codec: 'none', level: 0 } });
   const data = Buffer.alloc(4096, 7);
   const zeros = Buffer.alloc(1808);
   await w.add(4096, data, digest(Buffer.alloc(4096, 1)), digest(data));
@@ -71,7 +71,7 @@ test('header, entries and trailer lie at the documented offsets', async () => {
 
 test('an undo file keeps its checkpoints; cut after one, it reads up to it', async () => {
   const path = join(dir.path, 'u');
-  const w = await DeltaWriter.create(path, { hash: sha1, unitSize: 512, deviceSize: 4096, kind: 'undo', zlevel: 0 });
+  const w = await DeltaWriter.create(path, { hash: sha1, unitSize: 512, deviceSize: 4096, kind: 'undo', codec: { codec: 'none', level: 0 } });
   const one = Buffer.alloc(512, 1);
   await w.add(0, one, digest(Buffer.alloc(512, 9)), digest(one));
   await w.checkpoint();

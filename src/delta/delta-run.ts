@@ -13,6 +13,8 @@ import type { RunSettings } from '../api/run.js';
 import { DeltaDestination } from './delta-destination.js';
 import { advanceBitmap, writeDeltaFromBitmap } from './delta-from-bitmap.js';
 import { DeltaWriter, type DeltaFigures } from './delta-writer.js';
+import { compressRequestOf } from '../options/compress-request.js';
+import { fileCodecOf } from './file-codec.js';
 
 export type { DeltaFigures } from './delta-writer.js';
 
@@ -37,7 +39,7 @@ export async function writeDeltaRun(
     ? await BitmapFile.open(settings.bitmap, { deviceSize: ctx.size, blockSize: unit, hash: settings.hash }, { reset: settings.resetBitmap === true })
     : undefined;
   try {
-    const writer = await DeltaWriter.create(path, { hash: settings.hash, unitSize: unit, deviceSize: ctx.size, kind: 'delta', zlevel: settings.zlevel });
+    const writer = await DeltaWriter.create(path, { hash: settings.hash, unitSize: unit, deviceSize: ctx.size, kind: 'delta', codec: fileCodecOf(compressRequestOf(settings)) });
     try {
       let counters: TransferCounters;
       if (bitmap !== undefined) {

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { DeviceError, systemErrorText } from '../errors.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
-import { encodeBlock } from '../protocol/block-codec.js';
+import { encodeBlock, type CodecSetting } from '../protocol/block-codec.js';
 import { quoteName } from '../report/quote.js';
 import {
   encodeDeltaHeader, encodeEntryHead, encodeTrailerHead, newChecksum, CHECKPOINT_TAG, DELTA_HEADER_SIZE, TRAILER_SIZE, type DeltaKind,
@@ -34,8 +34,8 @@ export interface DeltaWriterOptions {
   unitSize: number;
   deviceSize: number;
   kind: DeltaKind;
-  /** zlib level for payloads (0: raw). */
-  zlevel: number;
+  /** How payloads are compressed (file-codec.ts). */
+  codec: CodecSetting;
   /** Where "-" goes (default: process.stdout). */
   stdout?: Writable;
 }
@@ -84,7 +84,7 @@ export class DeltaWriter {
   /** Adds one entry; `before` undefined: unknown. Resolves once it is queued. */
   add(offset: number, data: Buffer, before: Buffer | undefined, after: Buffer): Promise<void> {
     const step = this.queue.then(async () => {
-      const { encoding, payload } = await encodeBlock(data, this.options.zlevel);
+      const { encoding, payload } = await encodeBlock(data, this.options.codec);
       this.append(encodeEntryHead({ offset, length: data.length, encoding, payloadLength: payload.length, before, after }, this.options.hash.digestLength));
       if (payload.length > 0) this.append(Buffer.from(payload));
       this.entries++;

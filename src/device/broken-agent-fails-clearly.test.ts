@@ -31,7 +31,7 @@ function frame(type: number, fields: Buffer = Buffer.alloc(0), length?: number):
 }
 
 function hello(version: number, minVersion: number, magic = PROTOCOL_MAGIC): Buffer {
-  return encode({ type: MessageType.Hello, magic, version, minVersion, software: `fake agent speaking ${minVersion}..${version}` });
+  return encode({ type: MessageType.Hello, magic, version, minVersion, software: `fake agent speaking ${minVersion}..${version}`, capabilities: [] });
 }
 
 function opened(id: number, size = SIZE): Message {
@@ -84,10 +84,17 @@ function u64(v: bigint): Buffer {
 
 const CASES: Case[] = [
   {
-    name: 'HELLO of a newer protocol version (2..2)',
-    greeting: hello(2, 2),
+    name: 'HELLO of a newer protocol version (3..3)',
+    greeting: hello(3, 3),
     error: ProtocolError,
-    message: new RegExp(`protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}\\.\\.${PROTOCOL_VERSION}, the agent on host fake speaks 2\\.\\.2 \\(fake agent speaking 2\\.\\.2\\)`),
+    message: new RegExp(`protocol version mismatch: this basyn speaks ${MIN_PROTOCOL_VERSION}\\.\\.${PROTOCOL_VERSION}, the agent on host fake speaks 3\\.\\.3 \\(fake agent speaking 3\\.\\.3\\)`),
+  },
+  {
+    // An agent of before zstd: its HELLO has no capability list, and its OPEN had no codec.
+    name: 'HELLO of protocol 1 (an agent without zstd or capabilities)',
+    greeting: frame(0x01, Buffer.concat([u32(PROTOCOL_MAGIC), Buffer.from([0, 1, 0, 1]), u32(13), Buffer.from('basyn 0.0.9 1')])),
+    error: ProtocolError,
+    message: new RegExp(`protocol version mismatch: this basyn speaks 2\\.\\.2, the agent on host fake speaks 1\\.\\.1 \\(basyn 0\\.0\\.9 1\\)`),
   },
   {
     name: 'HELLO of an older protocol version (0..0)',
@@ -221,6 +228,34 @@ const CASES: Case[] = [
     message: new RegExp(`compressed block inflates past its announced ${BLOCK} bytes`),
   },
   {
+    name: 'corrupt zstd DATA (a frame header announcing the block, then garbage)',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: corruptZstd(BLOCK) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block is corrupt/,
+  },
+  {
+    name: 'zstd DATA that is not a zstd frame at all',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: Buffer.from('not zstd at all') })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block does not start with a zstd frame header/,
+  },
+  {
+    name: 'zstd DATA whose frame announces more than the block (a zip bomb)',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: zstdFrameHeader(2 ** 40) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: new RegExp(`zstd block announces ${2 ** 40} bytes, ${BLOCK} were announced for the block`),
+  },
+  {
+    name: 'zstd DATA whose frame does not announce its size',
+    respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: BLOCK, rawLength: BLOCK, encoding: Encoding.Zstd, payload: Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 1, 0, 0]) })),
+    operation: readOne,
+    error: ProtocolError,
+    message: /zstd block does not announce its size/,
+  },
+  {
     name: 'DATA of an unknown encoding',
     respond: afterOpen((m, a) => m.type === MessageType.Read && a.sendRaw(frame(MessageType.Data, Buffer.concat([u32(m.id), u64(BigInt(BLOCK)), u32(BLOCK), Buffer.from([7])])))),
     operation: readOne,
@@ -261,6 +296,20 @@ const CASES: Case[] = [
   },
 ];
 
+/** A zstd frame header (single segment, 8-byte content size) announcing `size` bytes. */
+function zstdFrameHeader(size: number): Buffer {
+  const b = Buffer.alloc(14);
+  b.writeUInt32LE(0xfd2fb528, 0);
+  b[4] = 0xe0;
+  b.writeBigUInt64LE(BigInt(size), 5);
+  return b;
+}
+
+/** A frame that announces `size` bytes, then a block header and bytes that decode to nothing valid. */
+function corruptZstd(size: number): Buffer {
+  return Buffer.concat([zstdFrameHeader(size), Buffer.from([0x05, 0x00, 0x00]), Buffer.alloc(64, 0xff)]);
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -274,7 +323,7 @@ for (const c of CASES) {
     const { link, control } = fakeAgentLink(c.respond ?? afterOpen(() => undefined), c.greeting);
     if (c.endAfterGreeting === true) control.end();
     const attempt = async (): Promise<void> => {
-      const device = await RemoteDevice.connect(link, { path: '/dev/fake', writable: false, hash, zlevel: 0, blockSize: BLOCK });
+      const device = await RemoteDevice.connect(link, { path: '/dev/fake', writable: false, hash, compress: { compress: 'none', level: 0 }, blockSize: BLOCK });
       try {
         if (c.operation === undefined) throw new Error('connected, but this case expects the handshake to fail');
         await c.operation(device);

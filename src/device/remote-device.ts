@@ -9,6 +9,8 @@ import { BasynError, DeviceError, ProtocolError, TransportError } from '../error
 import { quoteName, quoteText } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
+import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
+import { CodecChooser, CodecTally, codecLabel, localEncodings, openCodecOf, type CodecUse, type CompressRequest } from '../protocol/codec-policy.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import {
   DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
@@ -47,7 +49,10 @@ export interface RemoteDeviceOptions {
   path: string;
   writable: boolean;
   hash: HashAlgorithm;
-  zlevel: number;
+  /** How blocks are compressed, by whichever end sends them (--compress, --zlevel). */
+  compress: CompressRequest;
+  /** Wire bytes per second for the sending end (--bwlimit); 0 or undefined: no limit. */
+  rateLimit?: number;
   /** The largest block or chunk this session will move. */
   blockSize: number;
   /** Create or extend the (regular file) device to this size (--create). */
@@ -82,6 +87,10 @@ export class RemoteDevice implements Device {
   private failure: Error | undefined;
   private closing = false;
   private helloWaiter: Pending | undefined;
+  /** Chooses the codec of WRITEs, once the agent's HELLO said what it decodes. */
+  private codecs: CodecChooser | undefined;
+  /** What the DATA received was encoded with (the agent chose the levels). */
+  private readonly received = new CodecTally();
   /** Set while the reason for a lost link is being found out; close() waits for it. */
   private explaining: Promise<void> | undefined;
   private lastStatus: DeviceStatus = { size: 0, io: { bytesRead: 0, bytesWritten: 0 } };
@@ -106,6 +115,11 @@ export class RemoteDevice implements Device {
   /** Bytes received from and sent to the agent so far (the --stat Rx and Tx). */
   get traffic(): { rx: number; tx: number } {
     return { rx: this.channel.bytesIn, tx: this.channel.bytesOut };
+  }
+
+  /** What each codec and level carried so far: WRITEs sent, DATA received. */
+  get codecUse(): { sent: Record<string, CodecUse>; received: Record<string, CodecUse> } {
+    return { sent: this.codecs?.tally.toJSON() ?? {}, received: this.received.toJSON() };
   }
 
   /** Performs the handshake and opens the device on the agent. */
@@ -135,10 +149,17 @@ export class RemoteDevice implements Device {
       this.channel.send({
         type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION,
         minVersion: MIN_PROTOCOL_VERSION, software: `basyn ${VERSION} node ${process.version}`,
+        capabilities: [codecsCapability(localEncodings())],
       });
-      const { path, writable, hash, zlevel, blockSize } = this.options;
+      const { path, writable, hash, blockSize, compress } = this.options;
       const createSize = this.options.createSize ?? 0;
-      const opening = this.request((id) => ({ type: MessageType.Open, id, writable, hashId: hash.id, zlevel, blockSize, createSize, path }));
+      const rateLimit = this.options.rateLimit ?? 0;
+      // The limit binds the agent's DATA (PULL) through OPEN, and our WRITEs (PUSH) here.
+      if (writable) this.channel.setRateLimit(rateLimit);
+      const opening = this.request((id) => ({
+        type: MessageType.Open, id, writable, hashId: hash.id, codec: openCodecOf(compress.compress), level: compress.compress === 'zlib' || compress.compress === 'zstd' ? compress.level : 0,
+        rateLimit: writable ? 0 : rateLimit, blockSize, createSize, path,
+      }));
       opening.catch(() => undefined); // awaited below, after the HELLO check
       const hello = await Promise.race([greeting, timeout]);
       if (hello.type !== MessageType.Hello || hello.magic !== PROTOCOL_MAGIC) {
@@ -151,6 +172,7 @@ export class RemoteDevice implements Device {
         );
       }
       this.software = hello.software;
+      this.codecs = new CodecChooser(compress, codecsOf(hello.capabilities), `the agent on ${this.link.where} (${hello.software})`, blockSize);
       const opened = await Promise.race([opening, timeout]);
       if (opened.type !== MessageType.Opened) throw this.unexpected(opened, 'OPENED');
       this.size = opened.size;
@@ -186,6 +208,7 @@ export class RemoteDevice implements Device {
         return this.settle(m.id, m);
       case MessageType.Data: {
         const stream = this.streams.get(m.id);
+        this.received.add(codecLabel(m.encoding), m.rawLength, m.payload.length);
         if (stream !== undefined) {
           const block = decodeBlock(m.encoding, m.payload, m.rawLength).then((data) => ({ offset: m.offset, data }));
           block.catch(() => undefined);
@@ -409,11 +432,20 @@ export class RemoteDevice implements Device {
     this.throwIfFailed();
     this.statusFresh = false;
     await this.writes.add(data.length, async () => {
-      const { encoding, payload } = await encodeBlock(data, this.options.zlevel);
+      const codecs = this.codecs!;
+      const setting = codecs.next();
+      const t0 = performance.now();
+      const block = await encodeBlock(data, setting);
+      const t1 = performance.now();
+      codecs.record(setting, data.length, block);
+      // What auto reads (auto-codec.ts): the link had nothing to send while this block
+      // compressed, or the block waited for the link once compressed.
+      const linkIdle = this.channel.pendingOutput === 0;
       this.throwIfFailed();
-      if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding, payload })) {
+      if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding: block.encoding, payload: block.payload })) {
         await this.channel.drained();
       }
+      codecs.observe(performance.now() - t1, linkIdle ? t1 - t0 : 0);
       this.throwIfFailed();
     });
   }

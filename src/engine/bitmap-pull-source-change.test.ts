@@ -65,7 +65,7 @@ describe('bitmap PULL and a source block that changes between its hash and its r
         input: fromAgent, output: toAgent, where: 'memory',
         explainLoss: async () => 'the in-memory agent stopped', close: async () => undefined,
       };
-      const source = await RemoteDevice.connect(link, { path: src, writable: false, hash, zlevel: 1, blockSize: BLOCK });
+      const source = await RemoteDevice.connect(link, { path: src, writable: false, hash, compress: { compress: 'zlib', level: 1 }, blockSize: BLOCK });
       const destination = await LocalDevice.open(dst, { writable: true, hash, digest });
       const bitmapPath = join(dir.path, 'image.bitmap');
       const bitmap = await BitmapFile.open(bitmapPath, { deviceSize: SIZE, blockSize: BLOCK, hash }, { reset: false });

@@ -82,7 +82,7 @@ for (const [i, c] of CASES.entries()) {
     const local: Device = await LocalDevice.open(localPath, { writable: c.remote === 'source', hash, digest });
     const localDevice = c.localFaults !== undefined ? new FaultDevice(local, c.localFaults) : local;
     const { device: remote, server } = await connectThroughAgent(
-      { path: remotePath, writable: c.remote === 'destination', hash, zlevel: 1, blockSize: BLOCK },
+      { path: remotePath, writable: c.remote === 'destination', hash, compress: { compress: 'zlib', level: 1 }, blockSize: BLOCK },
       (d) => (c.remoteFaults !== undefined ? new FaultDevice(d, c.remoteFaults) : d),
     );
     const [source, destination] = c.remote === 'destination' ? [localDevice, remote] : [remote, localDevice];

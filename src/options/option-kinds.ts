@@ -151,3 +151,33 @@ export function commandWords(): ValueKind<string[]> {
     },
   };
 }
+
+const RATE_UNITS: Record<string, number> = {
+  '': 1024, b: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3,
+};
+
+/**
+ * A transfer rate as rsync's --bwlimit reads it: a positive number with an optional
+ * unit (K, M, G: 1024-based; KB, MB, GB: 1000-based; B: bytes); a plain number is
+ * KiB/s. Stored as bytes per second. Zero is refused: basyn has no "unlimited" value
+ * to spell, leaving the option out is that.
+ */
+export function rate(): ValueKind<number> {
+  const expects = 'a positive rate such as 500K, 20M or 1.5G (a plain number is KiB/s)';
+  const parse = (s: string, name: string): number => {
+    const m = /^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$/.exec(s.trim());
+    const unit = m !== null ? RATE_UNITS[m[2]!.toLowerCase()] : undefined;
+    const bytes = m !== null && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+    return Number.isSafeInteger(bytes) && bytes >= 1 ? bytes : refuse(`${name} must be ${expects}, got "${s}"`);
+  };
+  return {
+    takesValue: true,
+    expects,
+    fromText: (t, name) => parse(String(t), name),
+    fromValue: (v, name) => {
+      if (typeof v === 'string') return parse(v, name);
+      if (typeof v === 'number' && Number.isFinite(v) && v > 0) return parse(String(v), name);
+      return refuse(`${name} must be ${expects}, got ${describeValue(v)}`);
+    },
+  };
+}

@@ -113,6 +113,20 @@ export const OPTION_RULES: readonly OptionRule[] = [
     says: (s) => `${s.name('chunkSize')} can't be larger than ${s.name('bufferSize')}`,
     detail: (s, o) => `${s.kib(o.chunkSize!)} > ${s.kib(o.bufferSize)}`,
   },
+  {
+    broken: (o) => o.zlevel !== undefined && (o.compress === 'auto' || o.compress === 'none'),
+    says: (s) => `${s.name('zlevel')} needs ${s.name('compress')} zstd or zlib (auto chooses its levels, none has none)`,
+  },
+  {
+    broken: (o) => o.zlevel !== undefined && (o.compress ?? 'zlib') === 'zlib' && o.zlevel > 9,
+    says: (s) => `${s.name('zlevel')} must be 0 to 9 with zlib (the codec without ${s.name('compress')})`,
+    detail: (s, o) => `${s.name('zlevel')} ${o.zlevel}`,
+  },
+  {
+    broken: (o) => o.zlevel !== undefined && o.compress === 'zstd' && o.zlevel < 1,
+    says: (s) => `${s.name('zlevel')} must be 1 to 19 with zstd`,
+    detail: (s, o) => `${s.name('zlevel')} ${o.zlevel}`,
+  },
   { broken: (o) => o.bitmap !== undefined && o.mode !== 'SYNC', says: (s) => `${s.name('bitmap')} needs ${s.name('mode')} SYNC` },
   { broken: (o) => o.resetBitmap && o.bitmap === undefined, says: (s) => `${s.flag('resetBitmap')} needs ${s.name('bitmap')}` },
   { broken: (o) => o.updateBitmap && o.bitmap === undefined, says: (s) => `${s.flag('updateBitmap')} needs ${s.name('bitmap')}` },

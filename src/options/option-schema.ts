@@ -7,12 +7,14 @@
  */
 import { AUTO_HASH } from '../hash/auto-hash.js';
 import { DEFAULT_HASH, HASH_ALGORITHMS, hashByName } from '../hash/hash-algorithms.js';
-import { choice, commandWords, flag, integer, text, textList, type ValueKind } from './option-kinds.js';
+import { choice, commandWords, flag, integer, rate, text, textList, type ValueKind } from './option-kinds.js';
 import type { OptionKey } from './options.js';
 
 export const DEFAULT_BUFFER_KIB = 2048;
 export const MAX_BUFFER_KIB = 1024 * 1024;
+/** zlib's level when --compress=zlib or --zlevel alone gives none: the original tool's. */
 export const DEFAULT_ZLEVEL = 9;
+export const DEFAULT_ZSTD_LEVEL = 3;
 
 /** The library's functions; an option belongs to some of them. */
 export type LibraryCall = 'sync' | 'copy' | 'recheck' | 'applyDelta';
@@ -160,8 +162,26 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     },
   },
   {
-    key: 'zlevel', long: 'zlevel', library: { name: 'zlevel', calls: ALL }, kind: integer(0, 9), default: DEFAULT_ZLEVEL,
-    help: { group: 'tuning', placeholder: 'N', text: `zlib level 0-9 for data on the wire (0: none; default: ${DEFAULT_ZLEVEL})` },
+    key: 'compress', long: 'compress', library: { name: 'compress', calls: ALL },
+    kind: choice('codec', ['AUTO', 'ZSTD', 'ZLIB', 'NONE'], (c) => c.toLowerCase() as 'auto' | 'zstd' | 'zlib' | 'none'),
+    help: {
+      group: 'tuning', placeholder: 'CODEC',
+      text: `Compression of data on the wire: auto (default; zstd where the sending end's node has it built in, else zlib, at the level that keeps the link full, raw when the link is faster than compressing), zstd (level 1-19, default ${DEFAULT_ZSTD_LEVEL}), zlib (level 0-9, default ${DEFAULT_ZLEVEL}) or none. Zero blocks always travel as markers`,
+    },
+  },
+  {
+    key: 'zlevel', long: 'zlevel', library: { name: 'zlevel', calls: ALL }, kind: integer(0, 19),
+    help: {
+      group: 'tuning', placeholder: 'N',
+      text: `Level of the --compress codec: zstd 1-19, zlib 0-9 (0: none). Without --compress it means zlib at level N, as in the original tool`,
+    },
+  },
+  {
+    key: 'bwlimit', long: 'bwlimit', library: { name: 'bwlimit', calls: ALL }, kind: rate(),
+    help: {
+      group: 'tuning', placeholder: 'RATE',
+      text: 'Send at most RATE bytes per second on the wire, averaged over any 2 s, in the direction the data goes (500K, 20M, 1.5G; a plain number is KiB/s, as in rsync). --compress=auto takes RATE as the speed of the link',
+    },
   },
   {
     key: 'bitmap', long: 'bitmap', short: 'b', library: { name: 'bitmap', calls: SYNC }, kind: text(),

@@ -30,7 +30,12 @@ export interface Options {
   bufferSize: number;
   /** --chunk, in bytes; undefined when not given. */
   chunkSize?: number;
-  zlevel: number;
+  /** --compress; undefined when not given (then auto, or zlib with --zlevel). */
+  compress?: 'auto' | 'zstd' | 'zlib' | 'none';
+  /** --zlevel; undefined when not given. */
+  zlevel?: number;
+  /** --bwlimit, in bytes per second; undefined when not given. */
+  bwlimit?: number;
   bitmap?: string;
   resetBitmap: boolean;
   updateBitmap: boolean;

@@ -19,6 +19,8 @@ export const PIECES = {
   xxh128: 'node_modules/hash-wasm/dist/xxhash128.umd.min.js',
   /** BLAKE3 (hash-wasm). */
   blake3: 'node_modules/hash-wasm/dist/blake3.umd.min.js',
+  /** zstd (@hpcc-js/wasm-zstd), for an agent whose node has no zstd built in (protocol/zstd-wasm.ts). */
+  zstd: 'node_modules/@hpcc-js/wasm-zstd/dist/index.js',
 } as const;
 
 export type PieceName = keyof typeof PIECES;
@@ -47,6 +49,12 @@ export function pieceSource(name: PieceName): string {
   if (typeof given === 'string') return given;
   if (typeof __BASYN_BUNDLED__ === 'boolean') throw new Error(`the agent was not sent its ${name} module`);
   return readFileSync(fileURLToPath(new URL(`../../pieces/${name}.cjs`, import.meta.url)), 'utf8');
+}
+
+/** Whether loadPiece(name) can succeed here: always in the command; in the agent, if it was sent. */
+export function hasPiece(name: PieceName): boolean {
+  if (typeof __BASYN_BUNDLED__ !== 'boolean') return true;
+  return typeof received()?.[name] === 'string';
 }
 
 /** The sources of the named pieces, for a thread this process starts. */

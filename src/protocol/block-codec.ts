@@ -1,12 +1,14 @@
 /**
- * How a block travels: raw, zlib-compressed, or as a zero marker. Compression runs
- * on libuv's thread pool (zlib's async API), so several blocks compress at once on
- * every core while the main thread keeps hashing.
+ * How a block travels: raw, zlib- or zstd-compressed, or as a zero marker.
+ * Compression runs on libuv's thread pool (zlib's async API, node's built-in zstd),
+ * so several blocks compress at once on every core while the main thread keeps
+ * hashing; the WASM zstd (zstd.ts) runs on the calling thread.
  */
 import { promisify } from 'node:util';
 import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
+import { zstdCompress, zstdDecompress } from './zstd.js';
 
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);
@@ -57,12 +59,34 @@ function windowBitsFor(length: number): number {
   return Math.min(15, Math.max(9, Math.ceil(Math.log2(Math.max(length, 1)))));
 }
 
-export async function encodeBlock(data: Buffer, zlevel: number): Promise<EncodedBlock> {
+/** The codecs a sender can compress with ("none": blocks go raw). */
+export type CodecName = 'none' | 'zlib' | 'zstd';
+
+/** How one block is to be compressed: the codec and its level (zlib 0-9, zstd 1-19). */
+export interface CodecSetting {
+  readonly codec: CodecName;
+  readonly level: number;
+}
+
+export const NO_COMPRESSION: CodecSetting = { codec: 'none', level: 0 };
+
+export async function encodeBlock(data: Buffer, setting: CodecSetting): Promise<EncodedBlock> {
   if (isAllZero(data)) return { encoding: Encoding.Zero, payload: Buffer.alloc(0) };
-  if (zlevel === 0 || looksIncompressible(data)) return { encoding: Encoding.Raw, payload: data };
-  const packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level: zlevel, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level: zlevel });
+  if (setting.codec === 'none' || (setting.codec === 'zlib' && setting.level === 0) || looksIncompressible(data)) {
+    return { encoding: Encoding.Raw, payload: data };
+  }
+  let packed: Buffer;
+  let encoding: Encoding;
+  if (setting.codec === 'zstd') {
+    packed = await zstdCompress(data, setting.level);
+    encoding = Encoding.Zstd;
+  } else {
+    const level = setting.level;
+    packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level });
+    encoding = Encoding.Zlib;
+  }
   if (packed.length >= data.length) return { encoding: Encoding.Raw, payload: data };
-  return { encoding: Encoding.Zlib, payload: packed };
+  return { encoding, payload: packed };
 }
 
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */
@@ -95,5 +119,7 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
       }
       return out;
     }
+    case Encoding.Zstd:
+      return zstdDecompress(payload, rawLength);
   }
 }

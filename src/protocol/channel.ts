@@ -6,6 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
+import { RatePacer } from '../util/rate-pacer.js';
 import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type Message } from './protocol.js';
 
 /**
@@ -22,6 +23,9 @@ export const FRAME_STALL_MS = 120_000;
  */
 export class InputLostError extends ProtocolError {}
 
+/** Bytes a rate-limited channel queues before send() says "wait for drained()". */
+const PACED_HIGH_WATER = 64 * 1024;
+
 export interface ChannelHandlers {
   message(message: Message): void;
   /** The input ended (cleanly or not) or a frame was malformed. Called once. */
@@ -36,6 +40,11 @@ export class Channel {
   private ended = false;
   private drainWaiters: (() => void)[] = [];
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Set by setRateLimit: output then goes through `paced`, let out slice by slice. */
+  private pacer: RatePacer | undefined;
+  private paced: Buffer[] = [];
+  private pacedBytes = 0;
+  private pacingTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly input: Readable,
@@ -52,12 +61,13 @@ export class Channel {
     });
     input.on('error', (error: Error) => this.finish(new InputLostError(`input failed: ${error.message}`, {}, { cause: error })));
     input.on('close', () => this.finish(undefined));
-    output.on('drain', () => this.releaseDrainWaiters());
-    output.on('error', () => {
-      // A broken pipe shows up as the input closing too; release writers so nothing hangs.
-      this.releaseDrainWaiters();
+    output.on('drain', () => {
+      if (this.pacer !== undefined) this.pump();
+      else this.releaseDrainWaiters();
     });
-    output.on('close', () => this.releaseDrainWaiters());
+    // A broken pipe shows up as the input closing too; release writers so nothing hangs.
+    output.on('error', () => this.dropPaced());
+    output.on('close', () => this.dropPaced());
     // An input already gone emits nothing more: a child process that could not be
     // started (ssh, node or sudo not found) has its pipes destroyed at once, possibly
     // before this channel exists. Notice it, or the session waits 120 s for a HELLO.
@@ -66,6 +76,43 @@ export class Channel {
 
   setFrameLimit(limit: number): void {
     this.decoder.setLimit(limit);
+  }
+
+  /** Limits the bytes written to `bytesPerSecond` from now on (0: no limit). */
+  setRateLimit(bytesPerSecond: number): void {
+    this.pacer = bytesPerSecond > 0 ? new RatePacer(bytesPerSecond, performance.now()) : undefined;
+  }
+
+  /** Writes queued bytes as fast as the pacer and the output allow. */
+  private pump(): void {
+    const pacer = this.pacer;
+    if (pacer === undefined || this.pacingTimer !== undefined) return;
+    while (this.paced.length > 0 && !this.output.writableNeedDrain) {
+      const head = this.paced[0]!;
+      const now = performance.now();
+      const n = pacer.take(head.length, now);
+      if (n === 0) {
+        this.pacingTimer = setTimeout(() => {
+          this.pacingTimer = undefined;
+          this.pump();
+        }, Math.max(1, pacer.waitFor(head.length, now)));
+        break;
+      }
+      if (n === head.length) this.paced.shift();
+      else this.paced[0] = head.subarray(n);
+      this.pacedBytes -= n;
+      this.output.write(n === head.length ? head : head.subarray(0, n));
+    }
+    if (this.pacedBytes <= PACED_HIGH_WATER && !this.output.writableNeedDrain) this.releaseDrainWaiters();
+  }
+
+  /** The output is gone: nothing queued can be written any more. */
+  private dropPaced(): void {
+    clearTimeout(this.pacingTimer);
+    this.pacingTimer = undefined;
+    this.paced = [];
+    this.pacedBytes = 0;
+    this.releaseDrainWaiters();
   }
 
   private receive(chunk: Buffer): void {
@@ -119,6 +166,15 @@ export class Channel {
   send(message: Message): boolean {
     if (this.output.destroyed || this.output.writableEnded) return false;
     const parts = encodeMessage(message);
+    if (this.pacer !== undefined) {
+      for (const part of parts) {
+        this.bytesOut += part.length;
+        this.paced.push(part);
+        this.pacedBytes += part.length;
+      }
+      this.pump();
+      return this.pacedBytes <= PACED_HIGH_WATER && !this.output.writableNeedDrain;
+    }
     let ok = true;
     for (const part of parts) {
       this.bytesOut += part.length;
@@ -127,9 +183,15 @@ export class Channel {
     return ok;
   }
 
+  /** Bytes sent but not yet handed to the operating system (0: the link has nothing to send). */
+  get pendingOutput(): number {
+    return this.output.writableLength + this.pacedBytes;
+  }
+
   /** Resolves when the output can take more (or can never take more: the peer is gone). */
   drained(): Promise<void> {
-    if (!this.output.writableNeedDrain || this.output.destroyed) return Promise.resolve();
+    if (this.output.destroyed) return Promise.resolve();
+    if (!this.output.writableNeedDrain && (this.pacer === undefined || this.pacedBytes <= PACED_HIGH_WATER)) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -139,10 +201,20 @@ export class Channel {
     for (const w of waiters) w();
   }
 
-  /** Ends the output side once everything queued is written. */
+  /**
+   * Ends the output side once everything queued is written. What the rate limit still
+   * holds goes at once: the session is over, and a peer gone or a tiny limit must not
+   * keep this end alive (at most the high-water mark and one frame are held).
+   */
   endOutput(): Promise<void> {
     return new Promise((resolve) => {
       if (this.output.writableEnded || this.output.destroyed) return resolve();
+      clearTimeout(this.pacingTimer);
+      this.pacingTimer = undefined;
+      this.pacer = undefined;
+      for (const part of this.paced) this.output.write(part);
+      this.paced = [];
+      this.pacedBytes = 0;
       this.output.end(() => resolve());
     });
   }

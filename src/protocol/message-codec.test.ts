@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../errors.js';
 import {
-  DeviceKind, Encoding, ErrorCode, FrameDecoder, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  DeviceKind, Encoding, ErrorCode, FrameDecoder, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   decodeMessage, encodeMessage, messageName, type Message,
 } from './protocol.js';
 
@@ -15,10 +15,10 @@ const BIG = 2 ** 53 - 1;
 
 /** One or more samples of every message type, with edge values. */
 const samples: Message[] = [
-  { type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: 1, software: 'basyn 0.1.0 node v20.0.0 ünï' },
-  { type: MessageType.Hello, magic: 0, version: 65535, minVersion: 0, software: '' },
-  { type: MessageType.Open, id: 1, writable: true, hashId: 7, zlevel: 9, blockSize: 2 * 1024 * 1024, createSize: 0, path: "/dev/disk with 'quotes' $(x) 雪" },
-  { type: MessageType.Open, id: 0xffffffff, writable: false, hashId: 0, zlevel: 0, blockSize: 1, createSize: BIG, path: '' },
+  { type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: 1, software: 'basyn 0.1.0 node v20.0.0 ünï', capabilities: [{ id: 1, value: Buffer.from([0, 1, 2, 3]) }, { id: 200, value: Buffer.alloc(0) }] },
+  { type: MessageType.Hello, magic: 0, version: 65535, minVersion: 0, software: '', capabilities: [] },
+  { type: MessageType.Open, id: 1, writable: true, hashId: 7, codec: OpenCodec.Zstd, level: 19, rateLimit: 20 * 1024 * 1024, blockSize: 2 * 1024 * 1024, createSize: 0, path: "/dev/disk with 'quotes' $(x) 雪" },
+  { type: MessageType.Open, id: 0xffffffff, writable: false, hashId: 0, codec: OpenCodec.Auto, level: 0, rateLimit: BIG, blockSize: 1, createSize: BIG, path: '' },
   { type: MessageType.Opened, id: 2, size: BIG, kind: DeviceKind.BlockDevice },
   { type: MessageType.Opened, id: 3, size: 0, kind: DeviceKind.File },
   { type: MessageType.DigestStream, id: 4, start: 0, end: BIG, blockSize: 4096, credit: 4096, threads: 3 },
@@ -78,8 +78,11 @@ describe('message codec', () => {
   for (const m of samples) {
     const fixed = head(m);
     if (fixed.length <= 1) continue;
+    // A HELLO that ends right after its software string is a protocol-1 HELLO (no capabilities).
+    const v1End = m.type === MessageType.Hello ? 13 + Buffer.byteLength(m.software) : -1;
     test(`${messageName(m.type)} cut short anywhere in its fields throws ProtocolError`, () => {
       for (let n = 1; n < fixed.length; n++) {
+        if (n === v1End) continue;
         assert.throws(() => decodeMessage(fixed.subarray(0, n)), ProtocolError, `cut to ${n} of ${fixed.length} bytes`);
       }
     });
@@ -105,9 +108,20 @@ describe('message codec', () => {
     assert.throws(() => decodeMessage(Buffer.alloc(0)), ProtocolError);
   });
 
+  test('a protocol-1 HELLO (ending after its software string) decodes with no capabilities', () => {
+    const b = Buffer.concat([Buffer.from([MessageType.Hello]), Buffer.from('4253594e00010001', 'hex'), Buffer.from([0, 0, 0, 2]), Buffer.from('v1')]);
+    assert.deepEqual(decodeMessage(b), { type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: 1, minVersion: 1, software: 'v1', capabilities: [] });
+  });
+
+  test('an OPEN asking for an unknown codec throws ProtocolError', () => {
+    const b = Buffer.from(body(samples.find((m) => m.type === MessageType.Open)!));
+    b[1 + 4 + 1 + 1] = 2; // the codec byte: 2 is the zero marker, not a codec
+    assert.throws(() => decodeMessage(b), (e: unknown) => e instanceof ProtocolError && /unknown codec 2/.test(e.message));
+  });
+
   test('an unknown block encoding throws ProtocolError', () => {
     const b = Buffer.from(body(samples.find((m) => m.type === MessageType.Data)!));
-    b[1 + 4 + 8 + 4] = 3;
+    b[1 + 4 + 8 + 4] = 4;
     assert.throws(() => decodeMessage(b), /encoding/);
   });
 

@@ -2,7 +2,7 @@
  * The basyn wire protocol: how the engine (client) talks to an agent serving one
  * device, over ssh or over the pipes of a local child process.
  *
- * PROTOCOL_VERSION 1. Full prose in docs/protocol.md; this block is the reference.
+ * PROTOCOL_VERSION 2. Full prose in docs/protocol.md; this block is the reference.
  *
  * Frame (all integers big-endian; u64 values must be <= 2^53-1):
  *
@@ -19,9 +19,17 @@
  *   type  name          direction       fields
  *   0x01  HELLO         both, first     u32 magic 0x4253594e ("BSYN"), u16 version,
  *                                       u16 min version accepted, str software
- *                                       (e.g. "basyn 0.1.0 node v20.20.2")
+ *                                       (e.g. "basyn 0.1.0 node v20.20.2"),
+ *                                       u8 capability count, then per capability:
+ *                                       u8 id, u16 value length, value bytes
+ *                                       (capabilities.ts; unknown ids are skipped;
+ *                                       a protocol-1 HELLO ends after software)
  *   0x10  OPEN          client->agent   u32 id, u8 flags (bit0 writable), u8 hash id,
- *                                       u8 zlevel, u32 block size (largest block or
+ *                                       u8 codec the agent sends DATA with (0 none,
+ *                                       1 zlib, 3 zstd, 255 auto), u8 level (zlib 0-9,
+ *                                       zstd 1-19, 0 with none and auto), u64 wire
+ *                                       rate limit for the agent's DATA in bytes/s
+ *                                       (0: none), u32 block size (largest block or
  *                                       chunk that will be asked for), u64 create size
  *                                       (0: open as is; else create or extend a regular
  *                                       file to this size, --create), str path
@@ -47,12 +55,19 @@
  *   0x1f  BYE           client->agent   (no fields): close the device and exit
  *
  * Encodings (DATA, WRITE): 0 raw (payload is the block), 1 zlib (payload inflates to
- * exactly raw length bytes), 2 zero (empty payload; the block is raw length zero bytes).
+ * exactly raw length bytes), 2 zero (empty payload; the block is raw length zero bytes),
+ * 3 zstd (payload is one zstd frame whose header announces a content size equal to raw
+ * length, and which decompresses to exactly that). A sender uses zstd only when the
+ * receiver's HELLO lists it in its CODECS capability.
+ *
+ * Protocol 2 changed HELLO (capabilities) and OPEN (codec, level, rate limit) and
+ * added encoding 3; an end of protocol 1 is refused with both versions named.
  */
 import { ProtocolError } from '../errors.js';
+import type { Capability } from './capabilities.js';
 
-export const PROTOCOL_VERSION = 1;
-export const MIN_PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const MIN_PROTOCOL_VERSION = 2;
 export const PROTOCOL_MAGIC = 0x4253594e;
 export const HANDSHAKE_FRAME_LIMIT = 64 * 1024;
 /** No offset: sent in ERROR when the failure is not at a byte position. */
@@ -87,6 +102,15 @@ export const enum Encoding {
   Raw = 0,
   Zlib = 1,
   Zero = 2,
+  Zstd = 3,
+}
+
+/** OPEN's codec field: the encodings a sender compresses with, and 255 for "choose as the run goes". */
+export const enum OpenCodec {
+  None = 0,
+  Zlib = 1,
+  Zstd = 3,
+  Auto = 255,
 }
 
 export const enum DeviceKind {
@@ -105,8 +129,8 @@ export const enum ErrorCode {
 }
 
 export type Message =
-  | { type: MessageType.Hello; magic: number; version: number; minVersion: number; software: string }
-  | { type: MessageType.Open; id: number; writable: boolean; hashId: number; zlevel: number; blockSize: number; createSize: number; path: string }
+  | { type: MessageType.Hello; magic: number; version: number; minVersion: number; software: string; capabilities: readonly Capability[] }
+  | { type: MessageType.Open; id: number; writable: boolean; hashId: number; codec: OpenCodec; level: number; rateLimit: number; blockSize: number; createSize: number; path: string }
   | { type: MessageType.Opened; id: number; size: number; kind: DeviceKind }
   | { type: MessageType.DigestStream; id: number; start: number; end: number; blockSize: number; credit: number; threads: number }
   | { type: MessageType.Digests; id: number; offset: number; digests: Buffer }
@@ -152,8 +176,11 @@ class FieldWriter {
   }
   str(s: Buffer): this {
     this.u32(s.length);
-    s.copy(this.buf, this.pos);
-    this.pos += s.length;
+    return this.bytes(s);
+  }
+  bytes(b: Buffer): this {
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
     return this;
   }
   /** The frame as [head] or [head, payload], with the length prefix filled in. */
@@ -170,12 +197,16 @@ export function encodeMessage(m: Message): Buffer[] {
   switch (m.type) {
     case MessageType.Hello: {
       const s = Buffer.from(m.software, 'utf8');
-      return new FieldWriter(m.type, 12 + s.length).u32(m.magic).u16(m.version).u16(m.minVersion).str(s).finish();
+      const caps = m.capabilities.slice(0, 255);
+      const w = new FieldWriter(m.type, 13 + s.length + caps.reduce((n, c) => n + 3 + c.value.length, 0))
+        .u32(m.magic).u16(m.version).u16(m.minVersion).str(s).u8(caps.length);
+      for (const c of caps) w.u8(c.id).u16(c.value.length).bytes(c.value);
+      return w.finish();
     }
     case MessageType.Open: {
       const p = Buffer.from(m.path, 'utf8');
-      return new FieldWriter(m.type, 23 + p.length)
-        .u32(m.id).u8(m.writable ? 1 : 0).u8(m.hashId).u8(m.zlevel).u32(m.blockSize).u64(m.createSize).str(p).finish();
+      return new FieldWriter(m.type, 32 + p.length)
+        .u32(m.id).u8(m.writable ? 1 : 0).u8(m.hashId).u8(m.codec).u8(m.level).u64(m.rateLimit).u32(m.blockSize).u64(m.createSize).str(p).finish();
     }
     case MessageType.Opened:
       return new FieldWriter(m.type, 13).u32(m.id).u64(m.size).u8(m.kind).finish();
@@ -255,6 +286,15 @@ class FieldReader {
     this.pos += n;
     return s;
   }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.body.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  get remaining(): number {
+    return this.body.length - this.pos;
+  }
   rest(): Buffer {
     const r = this.body.subarray(this.pos);
     this.pos = this.body.length;
@@ -278,10 +318,29 @@ export function messageName(type: number): string {
 }
 
 function encodingOf(v: number): Encoding {
-  if (v !== Encoding.Raw && v !== Encoding.Zlib && v !== Encoding.Zero) {
+  if (v !== Encoding.Raw && v !== Encoding.Zlib && v !== Encoding.Zero && v !== Encoding.Zstd) {
     throw new ProtocolError(`unknown block encoding ${v}`);
   }
   return v;
+}
+
+function openCodecOf(v: number): OpenCodec {
+  if (v !== OpenCodec.None && v !== OpenCodec.Zlib && v !== OpenCodec.Zstd && v !== OpenCodec.Auto) {
+    throw new ProtocolError(`OPEN asks for unknown codec ${v}`);
+  }
+  return v;
+}
+
+/** A protocol-1 HELLO ends after the software string: it then has no capabilities. */
+function readCapabilities(r: FieldReader): Capability[] {
+  if (r.remaining === 0) return [];
+  const count = r.u8();
+  const out: Capability[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = r.u8();
+    out.push({ id, value: r.bytes(r.u16()) });
+  }
+  return out;
 }
 
 /** Decodes one frame body (type byte first). Throws ProtocolError on anything malformed. */
@@ -292,10 +351,13 @@ export function decodeMessage(body: Buffer): Message {
   let m: Message;
   switch (type) {
     case MessageType.Hello:
-      m = { type, magic: r.u32(), version: r.u16(), minVersion: r.u16(), software: r.str() };
+      m = { type, magic: r.u32(), version: r.u16(), minVersion: r.u16(), software: r.str(), capabilities: readCapabilities(r) };
       break;
     case MessageType.Open:
-      m = { type, id: r.u32(), writable: (r.u8() & 1) === 1, hashId: r.u8(), zlevel: r.u8(), blockSize: r.u32(), createSize: r.u64(), path: r.str() };
+      m = {
+        type, id: r.u32(), writable: (r.u8() & 1) === 1, hashId: r.u8(), codec: openCodecOf(r.u8()), level: r.u8(),
+        rateLimit: r.u64(), blockSize: r.u32(), createSize: r.u64(), path: r.str(),
+      };
       break;
     case MessageType.Opened: {
       const id = r.u32();

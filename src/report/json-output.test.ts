@@ -18,8 +18,8 @@ const BLOCKS = Math.ceil(SIZE / BLOCK);
 
 /** The documented top-level fields (README "JSON output", report/json-report.ts); only ever added to. */
 const FIELDS = [
-  'schema', 'basyn', 'ok', 'exitCode', 'action', 'mode', 'dryRun', 'destination', 'bitmapOnly', 'hash', 'bufferSize', 'chunkSize', 'zlevel', 'host',
-  'size', 'local', 'remote', 'blocks', 'chunks', 'writes', 'bytesSent', 'wire', 'seconds', 'bandwidth', 'recheck',
+  'schema', 'basyn', 'ok', 'exitCode', 'action', 'mode', 'dryRun', 'destination', 'bitmapOnly', 'hash', 'bufferSize', 'chunkSize', 'compress', 'zlevel', 'host',
+  'size', 'local', 'remote', 'blocks', 'chunks', 'writes', 'bytesSent', 'wire', 'codecs', 'seconds', 'bandwidth', 'recheck',
   'bitmap', 'differences', 'error', 'delta', 'undo',
 ];
 

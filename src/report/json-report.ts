@@ -7,6 +7,8 @@ import { errorTypeOf } from '../cli/exit-codes.js';
 import { BasynError } from '../errors.js';
 import type { RunResult } from '../api/run.js';
 import { destinationSide, isBitmapOnly, type Options } from '../options/options.js';
+import { compressRequestOf } from '../options/compress-request.js';
+import type { CodecUse } from '../protocol/codec-policy.js';
 import { VERSION } from '../version.js';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -35,7 +37,10 @@ export interface JsonReport {
   hash: string;
   bufferSize: number;
   chunkSize: number | null;
-  zlevel: number;
+  /** --compress as the run took it: auto, zstd, zlib or none. */
+  compress: string;
+  /** The level of zstd or zlib asked for; null with auto and none. */
+  zlevel: number | null;
   host: string | null;
   /** Bytes compared or copied. */
   size: number | null;
@@ -47,6 +52,8 @@ export interface JsonReport {
   writes: number;
   bytesSent: number;
   wire: { rx: number; tx: number; total: number };
+  /** Blocks, device bytes and payload bytes each codec carried (see RunResult.codecs). */
+  codecs: { sent: Record<string, CodecUse>; received: Record<string, CodecUse> };
   seconds: number;
   bandwidth: { realKiBps: number; effectiveKiBps: number };
   recheck: { compared: number; differing: number; firstDifference: number | null } | null;
@@ -76,7 +83,7 @@ export function jsonError(error: unknown): JsonError {
 }
 
 /** The settings the report shows (what the command line and the library both pass). */
-export type ReportedSettings = Pick<Options, 'action' | 'mode' | 'hash' | 'bufferSize' | 'chunkSize' | 'zlevel' | 'host' | 'local' | 'remote' | 'bitmap'> &
+export type ReportedSettings = Pick<Options, 'action' | 'mode' | 'hash' | 'bufferSize' | 'chunkSize' | 'compress' | 'zlevel' | 'host' | 'local' | 'remote' | 'bitmap'> &
   Partial<Pick<Options, 'dryRun' | 'writeDelta'>>;
 
 export function jsonReport(
@@ -103,7 +110,8 @@ export function jsonReport(
     hash: settings.hash.name,
     bufferSize: settings.bufferSize,
     chunkSize: settings.chunkSize ?? null,
-    zlevel: settings.zlevel,
+    compress: compressRequestOf(settings).compress,
+    zlevel: ['zstd', 'zlib'].includes(compressRequestOf(settings).compress) ? compressRequestOf(settings).level : null,
     host: settings.host ?? null,
     size,
     local: {
@@ -123,6 +131,7 @@ export function jsonReport(
     writes: c?.writes ?? 0,
     bytesSent: c?.bytesWritten ?? 0,
     wire: { rx, tx, total: rx + tx },
+    codecs: result?.codecs ?? { sent: {}, received: {} },
     seconds: Math.round(seconds * 1000) / 1000,
     bandwidth: { realKiBps: per(rx + tx), effectiveKiBps: size !== null ? per(size) : 0 },
     recheck: result?.recheck !== undefined

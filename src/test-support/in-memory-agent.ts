@@ -13,6 +13,8 @@ import {
   FrameDecoder, MIN_PROTOCOL_VERSION, MessageType, PROTOCOL_MAGIC, PROTOCOL_VERSION, decodeMessage, encodeMessage,
   type Message,
 } from '../protocol/protocol.js';
+import { codecsCapability } from '../protocol/capabilities.js';
+import { localEncodings } from '../protocol/codec-policy.js';
 
 export const TEST_AGENT_SOFTWARE = 'basyn-agent test (in memory)';
 
@@ -60,7 +62,7 @@ export function encode(m: Message): Buffer {
 export function clientHello(overrides: Partial<Extract<Message, { type: MessageType.Hello }>> = {}): Buffer {
   return encode({
     type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION,
-    software: 'basyn test client', ...overrides,
+    software: 'basyn test client', capabilities: [codecsCapability(localEncodings())], ...overrides,
   });
 }
 
@@ -135,7 +137,7 @@ export function fakeAgentLink(
   respond: (m: Message, agent: FakeAgentControl) => void,
   greeting: Buffer | undefined = encode({
     type: MessageType.Hello, magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION,
-    software: 'fake agent',
+    software: 'fake agent', capabilities: [codecsCapability(localEncodings())],
   }),
 ): { link: AgentLink; control: FakeAgentControl; received: Message[] } {
   const toAgent = new PassThrough();

@@ -34,7 +34,7 @@ describe('an agent that dies before the client connects', () => {
     const agent = AgentProcess.start({ remoteNode: 'true' });
     await agent.exited;
     await sleep(100);
-    const connecting = RemoteDevice.connect(agent, { path: 'x.img', writable: false, hash: hashByName('SHA1')!, zlevel: 1, blockSize: 65536 });
+    const connecting = RemoteDevice.connect(agent, { path: 'x.img', writable: false, hash: hashByName('SHA1')!, compress: { compress: 'zlib', level: 1 }, blockSize: 65536 });
     await assert.rejects(within(connecting, 10_000, 'the connection failing'), (e: Error) => {
       assert.match(e.message, /agent on this machine/);
       return true;

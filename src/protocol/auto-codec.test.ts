@@ -1,0 +1,45 @@
+/**
+ * The auto codec's rule, without I/O: it climbs while the sender waits for the link,
+ * descends to raw while the link waits for the compressor, and holds in between.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AutoCodec, PERIOD, ZLIB_LADDER, ZSTD_LADDER } from './auto-codec.js';
+
+function feed(a: AutoCodec, periods: number, linkWaitMs: number, compressorWaitMs: number): void {
+  for (let i = 0; i < periods * PERIOD; i++) a.observe(linkWaitMs, compressorWaitMs);
+}
+
+test('a link that is the bound makes auto compress harder, up to the top of its ladder', () => {
+  const a = new AutoCodec(ZSTD_LADDER);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 1 });
+  feed(a, 1, 50, 5);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 3 });
+  feed(a, 20, 50, 5);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 19 });
+});
+
+test('a link waiting for the compressor makes auto compress less, down to raw', () => {
+  const a = new AutoCodec(ZSTD_LADDER, 4);
+  feed(a, 1, 1, 40);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 6 });
+  feed(a, 10, 0, 40);
+  assert.deepEqual(a.current, { codec: 'none', level: 0 });
+});
+
+test('auto holds its level when neither side clearly waits, and decides only once a period', () => {
+  const a = new AutoCodec(ZLIB_LADDER, 2);
+  feed(a, 5, 10, 15);
+  assert.deepEqual(a.current, { codec: 'zlib', level: 3 });
+  for (let i = 0; i < PERIOD - 1; i++) a.observe(100, 0);
+  assert.deepEqual(a.current, { codec: 'zlib', level: 3 }, 'no decision before the period is full');
+  a.observe(100, 0);
+  assert.deepEqual(a.current, { codec: 'zlib', level: 6 });
+});
+
+test('auto climbs again from raw once the link becomes the bound', () => {
+  const a = new AutoCodec(ZSTD_LADDER, 0);
+  assert.deepEqual(a.current, { codec: 'none', level: 0 });
+  feed(a, 2, 30, 0);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 3 });
+});

@@ -1,0 +1,70 @@
+/**
+ * The "auto" codec: chooses the codec and level of each block as the run goes, so
+ * that the link stays full and the sender never idles. Pure: it sees only what the
+ * sender tells it (how long it waited for the link, how long the link waited for the
+ * compressor), so it is tested without any I/O.
+ *
+ * The rule (docs/design.md, "Choosing the codec as the run goes"): over each period of
+ * PERIOD blocks, if the sender waited on the link (send window full, or a --bwlimit
+ * holding it back) longer than the link waited on the compressor, the link is the
+ * bound and each block may cost more CPU: one step up the ladder. If the link waited
+ * on the compressor more than twice as long as the reverse, the compressor is the
+ * bound: one step down (down to raw). Otherwise stay.
+ */
+import type { CodecSetting } from './block-codec.js';
+
+/** Blocks per decision: enough to average out one slow read or one burst. */
+export const PERIOD = 8;
+
+/** From cheapest to hardest; the first step is raw. */
+export const ZSTD_LADDER: readonly CodecSetting[] = [
+  { codec: 'none', level: 0 },
+  { codec: 'zstd', level: 1 },
+  { codec: 'zstd', level: 3 },
+  { codec: 'zstd', level: 6 },
+  { codec: 'zstd', level: 9 },
+  { codec: 'zstd', level: 12 },
+  { codec: 'zstd', level: 15 },
+  { codec: 'zstd', level: 19 },
+];
+
+/** For a peer without zstd. */
+export const ZLIB_LADDER: readonly CodecSetting[] = [
+  { codec: 'none', level: 0 },
+  { codec: 'zlib', level: 1 },
+  { codec: 'zlib', level: 3 },
+  { codec: 'zlib', level: 6 },
+  { codec: 'zlib', level: 9 },
+];
+
+export class AutoCodec {
+  private step: number;
+  private blocks = 0;
+  private linkWait = 0;
+  private compressorWait = 0;
+
+  /** Starts at zstd-1 / zlib-1: cheap, and most of the ratio of the higher levels. */
+  constructor(private readonly ladder: readonly CodecSetting[], start = 1) {
+    this.step = Math.min(start, ladder.length - 1);
+  }
+
+  /** The setting for the next block. */
+  get current(): CodecSetting {
+    return this.ladder[this.step]!;
+  }
+
+  /**
+   * One block was sent: `linkWaitMs` the sender held it, compressed, waiting for the
+   * link or window; `compressorWaitMs` the link had nothing to send while it compressed.
+   */
+  observe(linkWaitMs: number, compressorWaitMs: number): void {
+    this.linkWait += Math.max(0, linkWaitMs);
+    this.compressorWait += Math.max(0, compressorWaitMs);
+    if (++this.blocks < PERIOD) return;
+    if (this.linkWait > this.compressorWait && this.linkWait > 0) this.step = Math.min(this.step + 1, this.ladder.length - 1);
+    else if (this.compressorWait > 2 * this.linkWait && this.compressorWait > 0) this.step = Math.max(this.step - 1, 0);
+    this.blocks = 0;
+    this.linkWait = 0;
+    this.compressorWait = 0;
+  }
+}

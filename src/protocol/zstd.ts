@@ -1,0 +1,130 @@
+/**
+ * zstd for blocks on the wire: node's built-in zstd where the running node has it
+ * (node:zlib's zstdCompress, from 22.15 / 23.8), the WASM build otherwise. Both write
+ * and read the same frames, so each end uses what it has.
+ *
+ * Decoding trusts nothing: a frame must announce its content size, and that size
+ * must be the block's raw length, before any memory is set aside for it; the
+ * decompressor is then bounded to that many bytes.
+ *
+ * BASYN_ZSTD=wasm forces the WASM build even where node has zstd (to test the two
+ * against each other on one machine); BASYN_ZSTD=none makes this process have no
+ * zstd at all (an agent that offers none, as an older build would).
+ */
+import * as zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { ProtocolError } from '../errors.js';
+import type { ZstdEngine } from './zstd-wasm.js';
+import { hasPiece } from '../pieces/agent-pieces.js';
+
+export const ZSTD_MIN_LEVEL = 1;
+export const ZSTD_MAX_LEVEL = 19;
+
+type BuiltinCompress = (data: Buffer, options: object, cb: (e: Error | null, out: Buffer) => void) => void;
+type BuiltinDecompressSync = (data: Buffer, options: object) => Buffer;
+
+interface BuiltinZstd {
+  compress(data: Buffer, options: object): Promise<Buffer>;
+  decompress(data: Buffer, options: object): Promise<Buffer>;
+  decompressSync: BuiltinDecompressSync;
+  levelParam: number;
+}
+
+/** The running node's zstd, found by its functions (never by the version string). */
+function findBuiltin(): BuiltinZstd | undefined {
+  const z = zlib as unknown as Record<string, unknown>;
+  const constants = zlib.constants as unknown as Record<string, number>;
+  if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || typeof z.zstdDecompressSync !== 'function') return undefined;
+  const levelParam = constants.ZSTD_c_compressionLevel;
+  if (typeof levelParam !== 'number') return undefined;
+  return {
+    compress: promisify(z.zstdCompress as BuiltinCompress),
+    decompress: promisify(z.zstdDecompress as BuiltinCompress),
+    decompressSync: z.zstdDecompressSync as BuiltinDecompressSync,
+    levelParam,
+  };
+}
+
+export type ZstdKind = 'builtin' | 'wasm' | 'none';
+
+const forced = process.env.BASYN_ZSTD;
+const builtin = forced === 'wasm' || forced === 'none' ? undefined : findBuiltin();
+
+/** Which zstd this process uses: node's own, the WASM build, or none. */
+// An agent has the WASM build only when the run sent it as a piece (run.ts: piecesForRun);
+// without it, it offers no zstd in its HELLO and the sender keeps to zlib.
+export const zstdKind: ZstdKind = forced === 'none' ? 'none' : builtin !== undefined ? 'builtin' : hasPiece('zstd') ? 'wasm' : 'none';
+
+export function hasZstd(): boolean {
+  return zstdKind !== 'none';
+}
+
+let wasm: Promise<ZstdEngine> | undefined;
+
+/** Loads the WASM build the first time it is needed (never where node has zstd). */
+function wasmEngine(): Promise<ZstdEngine> {
+  wasm ??= import('./zstd-wasm.js').then((m) => m.loadWasmZstd());
+  return wasm;
+}
+
+/** Blocks up to this size are decompressed on the calling thread (as in block-codec.ts). */
+const SMALL_BLOCK = 64 * 1024;
+
+export async function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
+  if (zstdKind === 'none') throw new Error('zstd is not available in this process');
+  if (builtin !== undefined) {
+    return builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length });
+  }
+  return (await wasmEngine()).compress(data, level);
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The content size a zstd frame header announces, or undefined when it announces
+ * none. Throws when the bytes are not a zstd frame header.
+ */
+export function frameContentSize(frame: Buffer): number | undefined {
+  if (frame.length < 6 || frame.readUInt32LE(0) !== ZSTD_MAGIC) throw new ProtocolError('zstd block does not start with a zstd frame header');
+  const descriptor = frame[4]!;
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  if ((descriptor >> 3) & 1) throw new ProtocolError('zstd frame header has its reserved bit set');
+  const dictIdBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const fcsBytes = fcsFlag === 0 ? singleSegment : [1, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return undefined;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
+  if (frame.length < at + fcsBytes) throw new ProtocolError('zstd frame header is truncated');
+  switch (fcsBytes) {
+    case 1: return frame[at]!;
+    case 2: return frame.readUInt16LE(at) + 256;
+    case 4: return frame.readUInt32LE(at);
+    default: {
+      const v = frame.readBigUInt64LE(at);
+      return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+    }
+  }
+}
+
+/** Restores a zstd block of exactly `rawLength` bytes, or throws ProtocolError. */
+export async function zstdDecompress(payload: Buffer, rawLength: number): Promise<Buffer> {
+  if (zstdKind === 'none') throw new ProtocolError('zstd block received, but this end offered no zstd');
+  const announced = frameContentSize(payload);
+  if (announced === undefined) throw new ProtocolError('zstd block does not announce its size');
+  if (announced !== rawLength) throw new ProtocolError(`zstd block announces ${announced} bytes, ${rawLength} were announced for the block`);
+  let out: Buffer;
+  try {
+    if (builtin !== undefined) {
+      const limit = { maxOutputLength: Math.max(rawLength, 1) };
+      out = rawLength <= SMALL_BLOCK ? builtin.decompressSync(payload, limit) : await builtin.decompress(payload, limit);
+    } else {
+      out = (await wasmEngine()).decompress(payload, rawLength);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new ProtocolError(`zstd block decompresses past its announced ${rawLength} bytes`);
+    throw new ProtocolError(`zstd block is corrupt (${code ?? (error as Error).message ?? String(error)})`);
+  }
+  if (out.length !== rawLength) throw new ProtocolError(`zstd block decompresses to ${out.length} bytes, ${rawLength} were announced`);
+  return out;
+}
