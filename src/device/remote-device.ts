@@ -16,7 +16,8 @@ import {
 } from '../protocol/protocol.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import { VERSION } from '../version.js';
-import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from './device.js';
+import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, WriteOptions } from './device.js';
+import { PIECE_BYTES, piecesOf, readInPieces } from './pieces.js';
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
@@ -397,6 +398,8 @@ export class RemoteDevice implements Device {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
+    // A long block comes as pieces: neither end holds a frame of the whole block.
+    if (length > PIECE_BYTES) return readInPieces(this, offset, length, Buffer.allocUnsafe(length));
     const m = await this.request((id) => ({ type: MessageType.Read, id, offset, length }));
     if (m.type !== MessageType.Data) throw this.unexpected(m, 'DATA');
     if (m.offset !== offset || m.rawLength !== length) {
@@ -405,7 +408,14 @@ export class RemoteDevice implements Device {
     return decodeBlock(m.encoding, m.payload, length);
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
+    if (data.length > PIECE_BYTES) {
+      // Pieces of a long block: small frames to encode, send and reassemble on the agent.
+      for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), options);
+      return;
+    }
+    // Compressed and sent after this returns: a borrowed buffer is copied first.
+    if (options?.borrowed === true) data = Buffer.from(data);
     this.throwIfFailed();
     this.statusFresh = false;
     await this.writes.add(data.length, async () => {
