@@ -15,6 +15,7 @@ import {
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { SlabPool } from '../util/slab-pool.js';
 import { VERSION } from '../version.js';
 import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, WriteOptions } from './device.js';
 import { PIECE_BYTES, piecesOf, readInPieces } from './pieces.js';
@@ -79,6 +80,8 @@ export class RemoteDevice implements Device {
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamState>();
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
+  /** Copies of borrowed blocks being compressed or sent. */
+  private readonly copies = new SlabPool(PIECE_BYTES);
   private nextId = 1;
   private failure: Error | undefined;
   private closing = false;
@@ -414,18 +417,34 @@ export class RemoteDevice implements Device {
       for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), options);
       return;
     }
-    // Compressed and sent after this returns: a borrowed buffer is copied first.
-    if (options?.borrowed === true) data = Buffer.from(data);
-    this.throwIfFailed();
+    // Compressed and sent after this returns: a borrowed buffer is copied first, into
+    // reused slabs, given back once encoded (compressed or zero) or written out (raw).
+    const copy = options?.borrowed === true ? this.copies.copy(data) : undefined;
+    const block = copy?.buffer ?? data;
     this.statusFresh = false;
-    await this.writes.add(data.length, async () => {
-      const { encoding, payload } = await encodeBlock(data, this.options.zlevel);
+    try {
       this.throwIfFailed();
-      if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding, payload })) {
-        await this.channel.drained();
-      }
-      this.throwIfFailed();
-    });
+      await this.writes.add(block.length, async () => {
+        let encoded;
+        try {
+          encoded = await encodeBlock(block, this.options.zlevel);
+          this.throwIfFailed();
+        } catch (error) {
+          copy?.release();
+          throw error;
+        }
+        const { encoding, payload } = encoded;
+        const holdsBlock = payload.buffer === block.buffer && payload.length > 0;
+        if (!holdsBlock) copy?.release();
+        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : undefined)) {
+          await this.channel.drained();
+        }
+        this.throwIfFailed();
+      });
+    } catch (error) {
+      copy?.release(); // never queued (the session had failed); releasing twice is harmless
+      throw error;
+    }
   }
 
   async flush(): Promise<void> {
