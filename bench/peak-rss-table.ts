@@ -6,11 +6,12 @@
  *
  *   npm run peak-rss -- [--size MIB] [--buffers 1,4,16]
  *     [--modes COPY,SYNC,BITMAP] [--actions PUSH,PULL] [--places local,agent,ssh]
- *     [--data zero,random] [--cap MIB] [--bin PATH/bin/basyn.js]
+ *     [--data zero,random,mixed] [--cap MIB] [--bin PATH/bin/basyn.js] [--zlevel N]
  *
  * SYNC moves every block: a zero source is synced onto a random destination and a
  * random source onto an empty one. BITMAP is a first bitmap run (every entry unknown)
- * onto an empty destination. COPY writes onto an empty destination.
+ * onto an empty destination. COPY writes onto an empty destination. `mixed` is the
+ * bench's compressible image (bench/images.ts): zlib on the sending side.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWithPeakRss, type PeakRssRun } from '../src/test-support/peak-rss.js';
 import { startSshd } from '../src/test-support/sshd.js';
-import { writeRandomImage, writeSparseImage } from './images.js';
+import { writeMixedImage, writeRandomImage, writeSparseImage } from './images.js';
 
 const MiB = 1024 * 1024;
 
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: 'zero,random' },
     cap: { type: 'string', default: '1024' },
     bin: { type: 'string' },
+    zlevel: { type: 'string' },
   },
 });
 
@@ -55,6 +57,8 @@ try {
   const random = join(dir, 'random.img');
   await writeSparseImage(zero, size);
   await writeRandomImage(random, size, 14);
+  const mixed = join(dir, 'mixed.img');
+  if (kinds.includes('mixed')) await writeMixedImage(mixed, size, 15);
   const work = join(dir, 'work.img');
   const other = join(dir, 'other.img');
   const bitmap = join(dir, 'run.bitmap');
@@ -69,7 +73,7 @@ try {
         for (const place of places) {
           const cells: string[] = [];
           for (const kib of buffers) {
-            const source = kind === 'zero' ? zero : random;
+            const source = kind === 'zero' ? zero : kind === 'mixed' ? mixed : random;
             // The destination gets every block: the other data, or empty.
             if (mode === 'SYNC' && kind === 'zero') await copyFile(random, other);
             else await writeSparseImage(other, size);
@@ -79,6 +83,7 @@ try {
             const [local, remote] = action === 'PUSH' ? [work, other] : [other, work];
             const args = ['-l', local, '-r', remote, '-a', action, '-m', mode === 'BITMAP' ? 'SYNC' : mode, `--buffer=${kib}`];
             if (mode === 'BITMAP') args.push('-b', bitmap);
+            if (values.zlevel !== undefined) args.push(`--zlevel=${values.zlevel}`);
             const where = place === 'ssh' ? ['-h', sshd!.host, '-p', String(sshd!.port)] : place === 'agent' ? ['--remote-node', process.execPath] : [];
             const r: PeakRssRun = await runWithPeakRss([...args, ...where], {
               env: place === 'ssh' ? sshd!.env : process.env, sshdPort: place === 'ssh' ? sshd!.port : undefined, capMiB, bin: values.bin, timeoutMs: 900_000,

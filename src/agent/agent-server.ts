@@ -7,7 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import type { Device } from '../device/device.js';
-import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
+import { LocalDevice, type LocalDeviceOptions } from '../device/local-device.js';
 import { hashById, knownHashIds, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
 import { decodeBlock, encodeBlock, type EncodedBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
@@ -173,8 +173,9 @@ export class AgentServer {
         this.checkBlockSize(m.length);
         if (m.chunkSize < 1 || m.chunkSize > m.length) throw new ProtocolError(`CHUNK_DIGESTS chunk size ${m.chunkSize} is out of range`);
         this.checkRange(m.offset, m.length, 'CHUNK_DIGESTS');
-        void device.read(m.offset, m.length).then(
-          (data) => this.channel.send({ type: MessageType.DigestList, id: m.id, digests: Buffer.concat(chunkDigestsOf(data, m.chunkSize, this.digest!)) }),
+        // The device reads a few chunks at a time, not the whole (possibly 64 MiB) block.
+        void device.chunkDigests(m.offset, m.length, m.chunkSize).then(
+          (digests) => this.channel.send({ type: MessageType.DigestList, id: m.id, digests: Buffer.concat(digests) }),
           (e) => this.fail(m.id, e),
         );
         return;

@@ -170,7 +170,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     const size = checkSizes(action, local, remote);
     signal.throwIfAborted();
     const ctx: EngineContext = {
-      size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, signal, progress, log,
+      size, blockSize: settings.bufferSize, chunkSize: settings.chunkSize, digest, hash: settings.hash, signal, progress, log,
       // "As many as there are cores": each side caps it at its own core count.
       // Worker threads cannot start without a working directory: hash on this one then.
       hashThreads: workingDirectoryIsGone() ? 1 : 64,

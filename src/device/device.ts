@@ -33,6 +33,20 @@ export interface BlockOptions {
    * memory per block): the consumer copies what it keeps.
    */
   reuseBuffers?: boolean;
+  /**
+   * Blocks longer than this are yielded in consecutive pieces of at most this many
+   * bytes, none spanning two blocks. A device may ignore it (a whole block is then its
+   * own only piece): consumers go by each piece's offset and length.
+   */
+  pieceBytes?: number;
+}
+
+export interface WriteOptions {
+  /**
+   * `data` is the caller's until write() resolves, and is reused after that: the
+   * device copies whatever it keeps longer (into memory it reuses, not fresh memory).
+   */
+  borrowed?: boolean;
 }
 
 export interface Block {
@@ -78,7 +92,7 @@ export interface Device {
    * Queues a write. Resolves once the write is accepted into the window (not when it
    * is on disk); a failure surfaces from a later write() or from flush().
    */
-  write(offset: number, data: Buffer): Promise<void>;
+  write(offset: number, data: Buffer, options?: WriteOptions): Promise<void>;
   /** Resolves when every earlier write is durable (fsync). */
   flush(): Promise<void>;
   /**

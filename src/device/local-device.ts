@@ -11,15 +11,17 @@ import { quoteName } from '../report/quote.js';
 import { DigestPool } from '../hash/digest-pool.js';
 import { usableCpus } from '../util/node-features.js';
 import { isAllZero } from '../protocol/block-codec.js';
-import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
+import { loadIncrementalDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { SlabPool } from '../util/slab-pool.js';
 import { kindOf, OPEN_NONBLOCK } from '../util/file-identity.js';
 import { lockDevice, type DeviceLock } from './device-lock.js';
 import { blockDeviceSize } from './device-size.js';
-import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, Side } from './device.js';
+import { PIECE_BYTES } from './pieces.js';
+import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, Side, WriteOptions } from './device.js';
 
 /** Reads are issued in units of about this many bytes, whatever the block size. */
-const READ_UNIT = 4 * 1024 * 1024;
+const READ_UNIT = PIECE_BYTES;
 /** Reads kept in flight ahead of the consumer (fewer when blocks make units bigger than READ_UNIT). */
 const READ_AHEAD = 3;
 /** Queued writes before write() waits: bytes, and writes (each one is a system call in flight). */
@@ -51,6 +53,9 @@ export class LocalDevice implements Device {
   readonly label: string;
   readonly inProcess = true;
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
+  /** Copies of borrowed blocks queued for writing. */
+  private readonly copies = new SlabPool(READ_UNIT);
+  private readonly probeScratch: Buffer[] = [];
   private bytesRead = 0;
   private bytesWritten = 0;
   /** Bytes of zero blocks not written because the file already read zeros there. */
@@ -200,20 +205,26 @@ export class LocalDevice implements Device {
    * Yields consecutive units of about READ_UNIT bytes, aligned to blockSize, with
    * reads in flight ahead of the consumer. With `reuse`, a unit's buffer is recycled
    * once the consumer asks for the next one: no fresh memory (and page faults) per
-   * unit, which roughly triples read throughput from the page cache.
+   * unit, which roughly triples read throughput from the page cache. With `pieceBytes`
+   * below the block size, a block is yielded in pieces of that size instead (a piece
+   * never spans two blocks).
    */
-  private async *units(start: number, end: number, blockSize: number, reuse: boolean, signal?: AbortSignal): AsyncGenerator<Block> {
+  private async *units(start: number, end: number, blockSize: number, reuse: boolean, signal?: AbortSignal, pieceBytes?: number): AsyncGenerator<Block> {
     this.checkRange('read', start, end - start);
-    const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    const piece = pieceBytes !== undefined && pieceBytes >= 1 && pieceBytes < blockSize ? pieceBytes : undefined;
+    const unit = piece ?? blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
+    const lengthAt = (at: number): number =>
+      piece === undefined ? Math.min(unit, end - at) : Math.min(piece, end - at, blockSize - ((at - start) % blockSize));
     // No unit is longer than the range: a huge block size over a small range (or a
     // hostile DIGEST_STREAM) must not allocate the whole block size.
     const bufferSize = Math.min(unit, end - start);
+    const ahead = readsAhead(unit, READ_AHEAD);
     const free: Buffer[] = [];
     const pending: { full: Buffer; read: Promise<Buffer> }[] = [];
     let next = start;
-    const issue = (): void => {
-      while (pending.length < readsAhead(unit, READ_AHEAD) && next < end) {
-        const length = Math.min(unit, end - next);
+    const issue = (want: number): void => {
+      while (pending.length < want && next < end) {
+        const length = lengthAt(next);
         const full = reuse ? (free.pop() ?? Buffer.allocUnsafe(bufferSize)) : Buffer.allocUnsafe(length);
         const read = this.readInto(full.subarray(0, length), next);
         read.catch(() => undefined); // observed when awaited below
@@ -222,20 +233,22 @@ export class LocalDevice implements Device {
       }
     };
     let offset = start;
-    issue();
+    issue(Math.max(1, ahead));
     while (pending.length > 0) {
       signal?.throwIfAborted();
       const { full, read } = pending.shift()!;
       const data = await read;
-      issue();
+      issue(ahead);
       yield { offset, data };
       offset += data.length;
       if (reuse) free.push(full);
+      // Units too big to read ahead (see readsAhead) are read once the last is let go.
+      if (pending.length === 0) issue(1);
     }
   }
 
   async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncGenerator<Block> {
-    for await (const unit of this.units(start, end, blockSize, options?.reuseBuffers === true, signal)) {
+    for await (const unit of this.units(start, end, blockSize, options?.reuseBuffers === true, signal, options?.pieceBytes)) {
       for (let at = 0; at < unit.data.length; at += blockSize) {
         yield { offset: unit.offset + at, data: unit.data.subarray(at, Math.min(at + blockSize, unit.data.length)) };
       }
@@ -244,6 +257,10 @@ export class LocalDevice implements Device {
 
   /** Block digests; each `data` is valid only until the next block is asked for (buffers are reused). */
   async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
+    if (blockSize > READ_UNIT) {
+      yield* this.piecewiseDigests(start, end, blockSize, signal);
+      return;
+    }
     const threads = Math.min(options?.threads ?? 1, usableCpus());
     if (threads > 1 && end > start) {
       yield* this.parallelDigests(start, end, blockSize, threads, signal);
@@ -253,6 +270,26 @@ export class LocalDevice implements Device {
       for (let at = 0; at < unit.data.length; at += blockSize) {
         const data = unit.data.subarray(at, Math.min(at + blockSize, unit.data.length));
         yield { offset: unit.offset + at, length: data.length, digest: this.digest(data), data };
+      }
+    }
+  }
+
+  /**
+   * Digests of blocks longer than a read unit, hashed a piece at a time as the pieces
+   * are read (with read-ahead): no block is held whole, however long. They carry no
+   * data: a differing one is read again, in pieces, to be moved.
+   */
+  private async *piecewiseDigests(start: number, end: number, blockSize: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
+    const hasher = await loadIncrementalDigest(this.hash);
+    let blockStart = start;
+    hasher.init();
+    for await (const piece of this.units(start, end, blockSize, true, signal, READ_UNIT)) {
+      hasher.update(piece.data);
+      const reached = piece.offset + piece.data.length;
+      if (reached === end || reached - blockStart === blockSize) {
+        yield { offset: blockStart, length: reached - blockStart, digest: hasher.digest() };
+        hasher.init();
+        blockStart = reached;
       }
     }
   }
@@ -271,8 +308,9 @@ export class LocalDevice implements Device {
     const free: ArrayBuffer[] = [];
     const inFlight: Promise<{ offset: number; length: number; buffer: ArrayBuffer; digests: Buffer }>[] = [];
     let next = start;
-    const issue = (): void => {
-      while (inFlight.length < readsAhead(unit, READ_AHEAD + threads) && next < end) {
+    const ahead = readsAhead(unit, READ_AHEAD + threads);
+    const issue = (want: number): void => {
+      while (inFlight.length < want && next < end) {
         const offset = next;
         const length = Math.min(unit, end - next);
         const memory = free.pop() ?? new ArrayBuffer(bufferSize);
@@ -285,11 +323,11 @@ export class LocalDevice implements Device {
       }
     };
     try {
-      issue();
+      issue(Math.max(1, ahead));
       while (inFlight.length > 0) {
         signal?.throwIfAborted();
         const r = await inFlight.shift()!;
-        issue();
+        issue(ahead);
         for (let at = 0, i = 0; at < r.length; at += blockSize, i++) {
           const length = Math.min(blockSize, r.length - at);
           yield {
@@ -300,42 +338,79 @@ export class LocalDevice implements Device {
           };
         }
         free.push(r.buffer);
+        if (inFlight.length === 0) issue(1);
       }
     } finally {
       await pool.close();
     }
   }
 
+  /**
+   * Reads a few chunks at a time, not the whole block (which may be 64 MiB or more); a
+   * chunk longer than a read unit is hashed a piece at a time.
+   */
   async chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
-    const data = await this.read(offset, length);
-    return chunkDigestsOf(data, chunkSize, this.digest);
+    this.checkRange('read', offset, length);
+    const out: Buffer[] = [];
+    if (chunkSize > READ_UNIT) {
+      const hasher = await loadIncrementalDigest(this.hash);
+      const buffer = Buffer.allocUnsafe(Math.min(READ_UNIT, length));
+      for (let chunk = 0; chunk < length; chunk += chunkSize) {
+        const chunkLength = Math.min(chunkSize, length - chunk);
+        hasher.init();
+        for (let at = 0; at < chunkLength; at += READ_UNIT) {
+          hasher.update(await this.readInto(buffer.subarray(0, Math.min(READ_UNIT, chunkLength - at)), offset + chunk + at));
+        }
+        out.push(hasher.digest());
+      }
+      return out;
+    }
+    const step = chunkSize * Math.floor(READ_UNIT / chunkSize);
+    const buffer = Buffer.allocUnsafe(Math.min(step, length));
+    for (let at = 0; at < length; at += step) {
+      const data = await this.readInto(buffer.subarray(0, Math.min(step, length - at)), offset + at);
+      out.push(...chunkDigestsOf(data, chunkSize, this.digest));
+    }
+    return out;
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  async write(offset: number, given: Buffer, options?: WriteOptions): Promise<void> {
     if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
-    this.checkRange('write', offset, data.length);
-    const zero = !this.isBlockDevice && isAllZero(data);
+    this.checkRange('write', offset, given.length);
+    const zero = !this.isBlockDevice && isAllZero(given);
     if (zero && offset >= this.freshFrom) {
-      this.bytesSkipped += data.length;
+      this.bytesSkipped += given.length;
       return;
     }
-    await this.writes.add(data.length, async () => {
-      await this.checkNotShrunk();
-      if (zero && (await this.readsZeros(offset, data.length))) {
-        this.bytesSkipped += data.length;
-        return;
-      }
-      let done = 0;
-      while (done < data.length) {
+    // A borrowed buffer is reused once this returns: the queued write keeps a copy.
+    const copy = options?.borrowed === true ? this.copies.copy(given) : undefined;
+    const data = copy?.buffer ?? given;
+    try {
+      await this.writes.add(data.length, async () => {
         try {
-          const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
-          done += bytesWritten;
-        } catch (error) {
-          throw this.error('write', offset + done, `write failed: ${systemErrorText(error)}`, error);
+          await this.checkNotShrunk();
+          if (zero && (await this.readsZeros(offset, data.length))) {
+            this.bytesSkipped += data.length;
+            return;
+          }
+          let done = 0;
+          while (done < data.length) {
+            try {
+              const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+              done += bytesWritten;
+            } catch (error) {
+              throw this.error('write', offset + done, `write failed: ${systemErrorText(error)}`, error);
+            }
+          }
+          this.bytesWritten += data.length;
+        } finally {
+          copy?.release();
         }
-      }
-      this.bytesWritten += data.length;
-    });
+      });
+    } catch (error) {
+      copy?.release(); // never queued (an earlier write failed)
+      throw error;
+    }
   }
 
   /**
@@ -346,7 +421,18 @@ export class LocalDevice implements Device {
    * so a zero block over data costs one small read besides its write.
    */
   private async readsZeros(offset: number, length: number): Promise<boolean> {
-    const piece = Buffer.allocUnsafe(Math.min(length, ZERO_PROBE_PIECE));
+    // Scratch memory reused from probe to probe (one per probe in flight).
+    const size = Math.min(length, ZERO_PROBE_PIECE);
+    let piece = this.probeScratch.pop();
+    if (piece === undefined || piece.length !== size) piece = Buffer.allocUnsafe(size);
+    try {
+      return await this.probe(piece, offset, length);
+    } finally {
+      this.probeScratch.push(piece);
+    }
+  }
+
+  private async probe(piece: Buffer, offset: number, length: number): Promise<boolean> {
     let done = 0;
     while (done < length) {
       const want = done === 0 ? Math.min(length, ZERO_PROBE_FIRST) : Math.min(length - done, piece.length);
@@ -437,11 +523,13 @@ export class LocalDevice implements Device {
 }
 
 /**
- * How many reads of `unit` bytes may be in flight: `wanted` of READ_UNIT's bytes at
- * most (one at least), so a block size of 64 MiB does not hold 3 x 64 MiB of reads.
+ * How many reads of `unit` bytes may be in flight ahead of the one the consumer holds:
+ * `wanted` of READ_UNIT's bytes at most, so a block size of 64 MiB does not hold
+ * 3 x 64 MiB of reads. None for units above `wanted` x READ_UNIT: a block that must be
+ * whole (to be hashed) is then held once, and the next is read after it.
  */
 function readsAhead(unit: number, wanted: number): number {
-  return Math.max(1, Math.min(wanted, Math.floor((wanted * READ_UNIT) / unit)));
+  return Math.min(wanted, Math.floor((wanted * READ_UNIT) / unit));
 }
 
 /** The digests of `data` cut into chunks of `chunkSize` (the last may be short). */

@@ -17,8 +17,10 @@ import {
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { SlabPool } from '../util/slab-pool.js';
 import { VERSION } from '../version.js';
-import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions } from './device.js';
+import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, WriteOptions } from './device.js';
+import { PIECE_BYTES, piecesOf, readInPieces } from './pieces.js';
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
@@ -83,6 +85,8 @@ export class RemoteDevice implements Device {
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamState>();
   private readonly writes = new BoundedWindow(WRITE_WINDOW);
+  /** Copies of borrowed blocks being compressed or sent. */
+  private readonly copies = new SlabPool(PIECE_BYTES);
   private nextId = 1;
   private failure: Error | undefined;
   private closing = false;
@@ -420,6 +424,8 @@ export class RemoteDevice implements Device {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
+    // A long block comes as pieces: neither end holds a frame of the whole block.
+    if (length > PIECE_BYTES) return readInPieces(this, offset, length, Buffer.allocUnsafe(length));
     const m = await this.request((id) => ({ type: MessageType.Read, id, offset, length }));
     if (m.type !== MessageType.Data) throw this.unexpected(m, 'DATA');
     if (m.offset !== offset || m.rawLength !== length) {
@@ -428,26 +434,49 @@ export class RemoteDevice implements Device {
     return decodeBlock(m.encoding, m.payload, length);
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
-    this.throwIfFailed();
+  async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
+    if (data.length > PIECE_BYTES) {
+      // Pieces of a long block: small frames to encode, send and reassemble on the agent.
+      for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), options);
+      return;
+    }
+    // Compressed and sent after this returns: a borrowed buffer is copied first, into
+    // reused slabs, given back once encoded (compressed or zero) or written out (raw).
+    const copy = options?.borrowed === true ? this.copies.copy(data) : undefined;
+    const block = copy?.buffer ?? data;
     this.statusFresh = false;
-    await this.writes.add(data.length, async () => {
-      const codecs = this.codecs!;
-      const setting = codecs.next();
-      const t0 = performance.now();
-      const block = await encodeBlock(data, setting);
-      const t1 = performance.now();
-      codecs.record(setting, data.length, block);
-      // What auto reads (auto-codec.ts): the link had nothing to send while this block
-      // compressed, or the block waited for the link once compressed.
-      const linkIdle = this.channel.pendingOutput === 0;
+    try {
       this.throwIfFailed();
-      if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding: block.encoding, payload: block.payload })) {
-        await this.channel.drained();
-      }
-      codecs.observe(performance.now() - t1, linkIdle ? t1 - t0 : 0);
-      this.throwIfFailed();
-    });
+      await this.writes.add(block.length, async () => {
+        const codecs = this.codecs!;
+        const setting = codecs.next();
+        const t0 = performance.now();
+        let encoded;
+        try {
+          encoded = await encodeBlock(block, setting);
+          this.throwIfFailed();
+        } catch (error) {
+          copy?.release();
+          throw error;
+        }
+        const t1 = performance.now();
+        codecs.record(setting, block.length, encoded);
+        const { encoding, payload } = encoded;
+        const holdsBlock = payload.buffer === block.buffer && payload.length > 0;
+        if (!holdsBlock) copy?.release();
+        // What auto reads (auto-codec.ts): the link had nothing to send while this block
+        // compressed, or the block waited for the link once compressed.
+        const linkIdle = this.channel.pendingOutput === 0;
+        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : undefined)) {
+          await this.channel.drained();
+        }
+        codecs.observe(performance.now() - t1, linkIdle ? t1 - t0 : 0);
+        this.throwIfFailed();
+      });
+    } catch (error) {
+      copy?.release(); // never queued (the session had failed); releasing twice is harmless
+      throw error;
+    }
   }
 
   async flush(): Promise<void> {

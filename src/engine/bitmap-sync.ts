@@ -22,19 +22,30 @@
  */
 import { BitmapError } from '../errors.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { SlabPool } from '../util/slab-pool.js';
 import type { BitmapFile } from '../bitmap/bitmap-file.js';
 import { isUnknown } from '../bitmap/bitmap-format.js';
 import type { BlockDigest, Device } from '../device/device.js';
+import { PIECE_BYTES, copyRange } from '../device/pieces.js';
+import { loadIncrementalDigest } from '../hash/hash-algorithms.js';
 import type { EngineContext } from './engine-context.js';
-import { ownData } from './sync.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { zipDigests } from './zip-digests.js';
 
-/** A batch is committed when it holds this many bytes of blocks, or this many blocks... */
-const BATCH_BYTES = 16 * 1024 * 1024;
-const BATCH_ITEMS = 8192;
-/** Moves of one batch in flight at once (in PULL each is a read from the agent). */
+/**
+ * A batch is committed when it holds this many bytes of blocks, or this many blocks...
+ * Up to three batches' blocks are held (two committing, one filling), each one an
+ * object or two that lives long enough to reach V8's old generation: 16 MiB and 8192
+ * blocks took a first run at --buffer 4 to 200 MiB.
+ */
+const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_ITEMS = 1024;
+/**
+ * Moves of one batch in flight at once: in PULL each is a read from the agent (a round
+ * trip to hide); in PUSH a write, and the destination queues no more than 256 anyway.
+ */
 const MOVES_WINDOW = { bytes: BATCH_BYTES, items: 1024 };
+const MOVES_WINDOW_WITH_DATA = { bytes: BATCH_BYTES, items: 256 };
 /** ...or when its first block waited this long. */
 const BATCH_MS = 1000;
 const COMMITS_IN_FLIGHT = 2;
@@ -90,7 +101,7 @@ export async function bitmapSync(
         ctx.onDifference?.(s.offset, s.length);
         counters.bytesWritten += s.length;
       } else if (!hasDestination) await committer.record(index, s.digest);
-      else await committer.transfer(index, ownData(s), isUnknown(entry));
+      else await committer.transfer(index, s, isUnknown(entry));
     }
     if (later !== undefined && !committer.hasDestination) {
       ctx.log.verbose(`source compared with the bitmap before the destination was open: ${counters.blocksDiffering} of ${counters.blocksCompared} blocks differ`);
@@ -135,6 +146,8 @@ interface Pending {
   index: number;
   block: BlockDigest;
   wasUnknown: boolean;
+  /** Gives the block's copy back to the pool, once its commit is over. */
+  release: () => void;
 }
 
 /** Orders bitmap writes around destination writes so the invariant always holds. */
@@ -144,6 +157,8 @@ class BitmapCommitter {
   private batchStarted = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
+  /** Copies of the blocks of the batches not yet committed (at most three batches' worth). */
+  private readonly copies = new SlabPool(PIECE_BYTES);
   /** Entries that may be recorded without a destination write, coalesced into runs. */
   private run: { first: number; digests: Buffer[] } | undefined;
   private destination: Device | undefined;
@@ -179,10 +194,20 @@ class BitmapCommitter {
     if (run !== undefined) await this.bitmap.write(run.first, Buffer.concat(run.digests));
   }
 
-  async transfer(index: number, block: BlockDigest, wasUnknown: boolean): Promise<void> {
+  /** Queues a differing block; `streamed` is the stream's, valid until it moves on (a copy is kept). */
+  async transfer(index: number, streamed: BlockDigest, wasUnknown: boolean): Promise<void> {
     this.throwIfFailed();
     if (this.batch.length === 0) this.batchStarted = performance.now();
-    this.batch.push({ index, block, wasUnknown });
+    let block = streamed;
+    let release = (): void => undefined;
+    if (streamed.data !== undefined && streamed.length > PIECE_BYTES) block = { ...streamed, data: undefined }; // read again, in pieces
+    else if (streamed.data !== undefined) {
+      // Copied into reused slabs, given back when the batch is committed: no fresh memory per block.
+      const copy = this.copies.copy(streamed.data);
+      block = { ...streamed, data: copy.buffer };
+      release = copy.release;
+    }
+    this.batch.push({ index, block, wasUnknown, release });
     this.batchBytes += block.length;
     if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_ITEMS) await this.commitBatch();
   }
@@ -212,6 +237,13 @@ class BitmapCommitter {
   }
 
   private async commit(batch: Pending[]): Promise<void> {
+    await this.commitInOrder(batch);
+    // Every write of the batch is done and flushed: its copies may be reused. (After a
+    // failure they are not: a write may still be queued, and the pool just forgets them.)
+    for (const p of batch) p.release();
+  }
+
+  private async commitInOrder(batch: Pending[]): Promise<void> {
     // Nothing is written, not even an entry, before a destination that comes later is checked.
     const destination = this.destination ?? (await this.destinationLater!);
     if (this.abandoned) throw new Error('the run was abandoned before the destination was ready');
@@ -222,7 +254,7 @@ class BitmapCommitter {
       await this.bitmap.sync();
     }
     // Blocks of a PULL are read from the agent: keep several reads in flight, not one round trip each.
-    const moves = new BoundedWindow(MOVES_WINDOW);
+    const moves = new BoundedWindow(batch[0]!.block.data !== undefined ? MOVES_WINDOW_WITH_DATA : MOVES_WINDOW);
     const written: { index: number; digest: Buffer }[] = [];
     for (const p of batch) {
       await moves.add(p.block.length, async () => {
@@ -241,6 +273,14 @@ class BitmapCommitter {
    * digest was streamed, and the bitmap must describe what the destination holds.
    */
   private async move(block: BlockDigest): Promise<Buffer> {
+    if (block.data === undefined && block.length > PIECE_BYTES && this.ctx.hash !== undefined) {
+      // Moved a piece at a time, and hashed as the pieces pass: no whole block is held.
+      const hasher = await loadIncrementalDigest(this.ctx.hash);
+      await copyRange(this.source, this.destination!, block.offset, block.length, hasher);
+      this.counters.writes++;
+      this.counters.bytesWritten += block.length;
+      return hasher.digest();
+    }
     const data = block.data ?? (await this.source.read(block.offset, block.length));
     const digest = block.data !== undefined ? block.digest : this.ctx.digest(data);
     await this.destination!.write(block.offset, data);
@@ -271,6 +311,7 @@ class BitmapCommitter {
    * dropped, which is safe because none of its entries or blocks were touched.
    */
   async abandon(): Promise<void> {
+    for (const p of this.batch) p.release();
     this.batch = [];
     this.abandoned = true;
     await Promise.allSettled([...this.inFlight]);

@@ -6,6 +6,7 @@
  * the cores this process shares, and it is exact where a digest is only nearly so.
  */
 import type { Block, BlockDigest, Device } from '../device/device.js';
+import { PIECE_BYTES } from '../device/pieces.js';
 import type { EngineContext } from './engine-context.js';
 import { zipDigests } from './zip-digests.js';
 
@@ -22,6 +23,7 @@ export function comparesBytes(a: Device, b: Device): boolean {
 
 export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs {
   if (comparesBytes(a, b)) {
+    if (ctx.blockSize > PIECE_BYTES) return { pairs: comparedInPieces(a, b, ctx), byBytes: true };
     const bytes = (d: Device): AsyncIterable<BlockDigest> =>
       bytesAsDigests(d.blocks(0, ctx.size, ctx.blockSize, ctx.signal, { reuseBuffers: true }));
     return { pairs: zipDigests(bytes(a), bytes(b)), byBytes: true };
@@ -34,4 +36,33 @@ export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs
 
 async function* bytesAsDigests(blocks: AsyncIterable<Block>): AsyncGenerator<BlockDigest> {
   for await (const { offset, data } of blocks) yield { offset, length: data.length, digest: data, data };
+}
+
+const SAME = Buffer.from([0]);
+const DIFFERENT = Buffer.from([1]);
+
+/**
+ * Blocks longer than a piece compared a piece at a time: no whole block is held. Each
+ * pair stands for one block, its `digest` a marker that is equal on both sides only
+ * when every piece was; it carries no data (a differing block is read again, in
+ * pieces, to be moved).
+ */
+async function* comparedInPieces(a: Device, b: Device, ctx: EngineContext): AsyncGenerator<[BlockDigest, BlockDigest]> {
+  const options = { reuseBuffers: true, pieceBytes: PIECE_BYTES };
+  const pieces = zipDigests(
+    bytesAsDigests(a.blocks(0, ctx.size, ctx.blockSize, ctx.signal, options)),
+    bytesAsDigests(b.blocks(0, ctx.size, ctx.blockSize, ctx.signal, options)),
+  );
+  let blockStart = 0;
+  let same = true;
+  for await (const [x, y] of pieces) {
+    same &&= x.digest.equals(y.digest);
+    const reached = x.offset + x.length;
+    if (reached === ctx.size || reached - blockStart === ctx.blockSize) {
+      const length = reached - blockStart;
+      yield [{ offset: blockStart, length, digest: SAME }, { offset: blockStart, length, digest: same ? SAME : DIFFERENT }];
+      blockStart = reached;
+      same = true;
+    }
+  }
 }

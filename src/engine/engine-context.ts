@@ -3,7 +3,7 @@
  * block is, where to report progress and log lines, and when to stop. The engine
  * never prints, never reads argv and never knows whether a device is behind ssh.
  */
-import type { DigestFunction } from '../hash/hash-algorithms.js';
+import type { DigestFunction, HashAlgorithm } from '../hash/hash-algorithms.js';
 
 export interface ProgressListener {
   /** A phase begins ("SYNC", "COPY", "RECHECK") over `total` bytes. */
@@ -28,6 +28,8 @@ export interface EngineContext {
   /** Finer comparison unit for differing blocks (--chunk); undefined: whole blocks. */
   chunkSize?: number;
   digest: DigestFunction;
+  /** The algorithm of `digest`: blocks longer than a piece are hashed a piece at a time with it. */
+  hash?: HashAlgorithm;
   /** Threads a side may hash on when it hashes alone (bitmap SYNC); default 1. */
   hashThreads?: number;
   /** False when the hash outruns what threads gain (measured: XXH128 is slower on two threads). */

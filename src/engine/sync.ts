@@ -7,7 +7,8 @@
  * in a bounded window while the comparison goes on.
  */
 import { chunkDigestsOf } from '../device/local-device.js';
-import type { BlockDigest, Device } from '../device/device.js';
+import { PIECE_BYTES, copyRange } from '../device/pieces.js';
+import type { BlockDigest, Device, WriteOptions } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
@@ -36,6 +37,12 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
       ctx.log.debug(`block at ${s.offset}+${s.length} differs: ${digests}`);
     }
     ctx.signal.throwIfAborted();
+    if (byBytes && ctx.chunkSize === undefined && s.data !== undefined) {
+      // Both devices in this process: the write borrows the stream's buffer, and the
+      // destination copies it into memory it reuses (not a fresh copy per block).
+      await moveBlock(source, destination, s, undefined, ctx, counters, { borrowed: true });
+      continue;
+    }
     // The streams reuse their buffers once advanced: keep copies for the transfer.
     const own = ownData(s);
     const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { ...d, data: undefined };
@@ -48,9 +55,14 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
   return counters;
 }
 
-/** The digest with a private copy of its data, safe to keep past the stream's next step. */
+/**
+ * The digest with a private copy of its data, safe to keep past the stream's next step.
+ * A block longer than a piece keeps no data: it is read again, a piece at a time, when
+ * it is moved (a copy of each such block in flight was tens of MiB).
+ */
 export function ownData(b: BlockDigest): BlockDigest {
-  return b.data !== undefined ? { ...b, data: Buffer.from(b.data) } : b;
+  if (b.data === undefined) return b;
+  return b.length > PIECE_BYTES ? { ...b, data: undefined } : { ...b, data: Buffer.from(b.data) };
 }
 
 /** Moves one differing block, or only its differing chunks. */
@@ -61,6 +73,7 @@ export async function moveBlock(
   d: BlockDigest | undefined,
   ctx: EngineContext,
   counters: TransferCounters,
+  writeOptions?: WriteOptions,
 ): Promise<void> {
   const chunkSize = ctx.chunkSize;
   if (chunkSize === undefined || chunkSize >= s.length || d === undefined) {
@@ -71,8 +84,8 @@ export async function moveBlock(
       counters.bytesWritten += s.length;
       return;
     }
-    const data = s.data ?? (await source.read(s.offset, s.length));
-    await destination.write(s.offset, data);
+    if (s.data !== undefined) await destination.write(s.offset, s.data, writeOptions);
+    else await copyRange(source, destination, s.offset, s.length);
     counters.writes++;
     counters.bytesWritten += s.length;
     return;
@@ -95,8 +108,8 @@ export async function moveBlock(
       counters.bytesWritten += length;
       continue;
     }
-    const data = s.data !== undefined ? s.data.subarray(at, at + length) : await source.read(s.offset + at, length);
-    await destination.write(s.offset + at, data);
+    if (s.data !== undefined) await destination.write(s.offset + at, s.data.subarray(at, at + length));
+    else await copyRange(source, destination, s.offset + at, length);
     counters.writes++;
     counters.bytesWritten += length;
   }

@@ -71,3 +71,22 @@ export async function loadDigest(algorithm: HashAlgorithm): Promise<DigestFuncti
     return Buffer.from(hasher.digest('binary'));
   };
 }
+
+/** One digest fed a piece at a time: for blocks too long to hold whole (init, update..., digest). */
+export interface IncrementalDigest {
+  init(): void;
+  update(data: Uint8Array): void;
+  digest(): Buffer;
+}
+
+/** An incremental digest of `algorithm`; one block at a time per instance. */
+export async function loadIncrementalDigest(algorithm: HashAlgorithm): Promise<IncrementalDigest> {
+  const nodeName = algorithm.nodeName;
+  if (nodeName !== undefined) {
+    let hash = createHash(nodeName);
+    return { init: () => void (hash = createHash(nodeName)), update: (data) => void hash.update(data), digest: () => hash.digest() };
+  }
+  const { createBLAKE3, createXXHash128 } = await import('hash-wasm');
+  const hasher = algorithm.name === 'XXH128' ? await createXXHash128() : await createBLAKE3(256);
+  return { init: () => void hasher.init(), update: (data) => void hasher.update(data), digest: () => Buffer.from(hasher.digest('binary')) };
+}

@@ -162,8 +162,12 @@ export class Channel {
     return this.ended;
   }
 
-  /** Sends one message. Returns false when the output buffer is full: await drained(). */
-  send(message: Message): boolean {
+  /**
+   * Sends one message. Returns false when the output buffer is full: await drained().
+   * `written` is called once the output no longer holds the message's bytes (written
+   * out, or dropped with a failed output); never when nothing was queued.
+   */
+  send(message: Message, written?: () => void): boolean {
     if (this.output.destroyed || this.output.writableEnded) return false;
     const parts = encodeMessage(message);
     if (this.pacer !== undefined) {
@@ -176,9 +180,9 @@ export class Channel {
       return this.pacedBytes <= PACED_HIGH_WATER && !this.output.writableNeedDrain;
     }
     let ok = true;
-    for (const part of parts) {
+    for (const [i, part] of parts.entries()) {
       this.bytesOut += part.length;
-      ok = this.output.write(part);
+      ok = written !== undefined && i === parts.length - 1 ? this.output.write(part, () => written()) : this.output.write(part);
     }
     return ok;
   }

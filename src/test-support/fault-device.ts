@@ -5,7 +5,7 @@
  * exercises the real agent, protocol and engine; it can also wrap a local device.
  */
 import { DeviceError, describeContext, type ErrorContext } from '../errors.js';
-import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions } from '../device/device.js';
+import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions, WriteOptions } from '../device/device.js';
 
 export interface Faults {
   /** Reads (digests, blocks, read, chunkDigests) of a range holding this offset fail. */
@@ -93,9 +93,9 @@ export class FaultDevice implements Device {
     }
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
     this.check('write', offset, data.length);
-    return this.inner.write(offset, data);
+    return this.inner.write(offset, data, options);
   }
 
   async flush(): Promise<void> {

@@ -1,0 +1,74 @@
+/**
+ * Block data is read, sent and written in pieces of at most PIECE_BYTES, whatever the
+ * block size: a block is the unit of comparison (one digest, one bitmap entry), not of
+ * memory. With --buffer 65536 a whole block held in each of the places it passes
+ * through (read-ahead, a private copy, a frame being reassembled, a write queued) was
+ * hundreds of MiB; in pieces it is a few times 4 MiB. Pieces of one block are written
+ * in order, and a block is written in full or the run fails, as before.
+ */
+import type { IncrementalDigest } from '../hash/hash-algorithms.js';
+import type { Device } from './device.js';
+
+export const PIECE_BYTES = 4 * 1024 * 1024;
+/** Piece reads kept in flight while copying a long range (each READ to an agent is a round trip). */
+const READS_AHEAD = 3;
+
+/** How many of the blocks of `blockSize` (counted from offset 0) start in [offset, offset + length). */
+export function blocksStartingIn(offset: number, length: number, blockSize: number): number {
+  return Math.ceil((offset + length) / blockSize) - Math.ceil(offset / blockSize);
+}
+
+/** The pieces of [offset, offset + length), in order. */
+export function* piecesOf(offset: number, length: number, pieceBytes = PIECE_BYTES): Generator<{ offset: number; length: number }> {
+  for (let at = 0; at < length; at += pieceBytes) yield { offset: offset + at, length: Math.min(pieceBytes, length - at) };
+}
+
+/**
+ * Copies [offset, offset + length) from `source` to `destination` a piece at a time,
+ * with a few piece reads in flight so a remote source is not asked one round trip at a
+ * time. Resolves once the last piece is queued (as Device.write does). `hasher`, when
+ * given (initialised), is fed the pieces in order: the digest of exactly what was written.
+ */
+export async function copyRange(source: Device, destination: Device, offset: number, length: number, hasher?: IncrementalDigest): Promise<void> {
+  const reads: { offset: number; data: Promise<Buffer> }[] = [];
+  const pieces = piecesOf(offset, length);
+  const readMore = (): void => {
+    while (reads.length < READS_AHEAD) {
+      const p = pieces.next();
+      if (p.done === true) return;
+      const data = source.read(p.value.offset, p.value.length);
+      data.catch(() => undefined); // awaited in order below
+      reads.push({ offset: p.value.offset, data });
+    }
+  };
+  readMore();
+  while (reads.length > 0) {
+    const r = reads.shift()!;
+    const data = await r.data;
+    readMore();
+    hasher?.update(data);
+    await destination.write(r.offset, data);
+  }
+}
+
+/**
+ * Reads [offset, offset + length) into `into` (at least `length` bytes) a piece at a
+ * time: a remote device never sends (nor this process reassembles) a frame longer than
+ * a piece.
+ */
+export async function readInPieces(device: Device, offset: number, length: number, into: Buffer): Promise<Buffer> {
+  const reads: Promise<void>[] = [];
+  let failure: unknown;
+  for (const p of piecesOf(offset, length)) {
+    if (reads.length >= READS_AHEAD) await reads.shift();
+    if (failure !== undefined) break;
+    const read = device.read(p.offset, p.length).then(
+      (data) => void data.copy(into, p.offset - offset),
+      (error: unknown) => void (failure ??= error),
+    );
+    reads.push(read);
+  }
+  await Promise.all(reads);
+  if (failure !== undefined) throw failure;
+  return into.subarray(0, length);
+}

@@ -1,0 +1,65 @@
+/**
+ * Private copies of small buffers, made in a few large reused slabs instead of one
+ * fresh allocation each. A SYNC of 4 KiB blocks that all differ made 16384 copies of
+ * 4 KiB per 64 MiB: each its own ArrayBuffer, dead a moment later, yet freed only when
+ * the garbage collector came round, which it did tens of MiB late. Here a slab goes
+ * back to the free list as soon as every copy in it is released, and is filled again.
+ *
+ * Whoever takes a copy must release it exactly once, when nothing reads it any more;
+ * memory in use is then bounded by the copies alive (the window that holds them) plus
+ * one slab.
+ */
+interface Slab {
+  memory: Buffer;
+  used: number;
+  live: number;
+}
+
+export interface PooledCopy {
+  buffer: Buffer;
+  release(): void;
+}
+
+const NOTHING_TO_RELEASE = (): void => undefined;
+
+export class SlabPool {
+  private current: Slab | undefined;
+  private readonly free: Slab[] = [];
+
+  /** `slabBytes`: the size of each slab; a buffer longer than that gets its own copy. */
+  constructor(private readonly slabBytes: number) {}
+
+  copy(data: Uint8Array): PooledCopy {
+    if (data.length > this.slabBytes || data.length === 0) return { buffer: Buffer.from(data), release: NOTHING_TO_RELEASE };
+    let slab = this.current;
+    if (slab !== undefined && slab.live === 0) slab.used = 0;
+    if (slab === undefined || slab.used + data.length > this.slabBytes) {
+      if (slab !== undefined) this.retire(slab);
+      slab = this.free.pop() ?? { memory: Buffer.allocUnsafeSlow(this.slabBytes), used: 0, live: 0 };
+      slab.used = 0;
+      this.current = slab;
+    }
+    const buffer = slab.memory.subarray(slab.used, slab.used + data.length);
+    buffer.set(data);
+    // 8-byte aligned, as fresh allocations are.
+    slab.used += (data.length + 7) & ~7;
+    slab.live++;
+    let released = false;
+    const owner = slab;
+    return {
+      buffer,
+      release: () => {
+        if (released) return;
+        released = true;
+        owner.live--;
+        if (owner.live === 0 && owner !== this.current) this.free.push(owner);
+      },
+    };
+  }
+
+  /** The slab being filled is full: it is free again once its last copy is released. */
+  private retire(slab: Slab): void {
+    this.current = undefined;
+    if (slab.live === 0) this.free.push(slab);
+  }
+}
