@@ -86,7 +86,9 @@ export async function loadIncrementalDigest(algorithm: HashAlgorithm): Promise<I
     let hash = createHash(nodeName);
     return { init: () => void (hash = createHash(nodeName)), update: (data) => void hash.update(data), digest: () => hash.digest() };
   }
-  const { createBLAKE3, createXXHash128 } = await import('hash-wasm');
-  const hasher = algorithm.name === 'XXH128' ? await createXXHash128() : await createBLAKE3(256);
+  // From the pieces, as loadDigest: the agent bundle carries no WebAssembly of its own.
+  const hasher = algorithm.piece === 'xxh128'
+    ? await loadPiece<{ createXXHash128(): Promise<IHasher> }>('xxh128').createXXHash128()
+    : await loadPiece<{ createBLAKE3(bits: number): Promise<IHasher> }>('blake3').createBLAKE3(256);
   return { init: () => void hasher.init(), update: (data) => void hasher.update(data), digest: () => Buffer.from(hasher.digest('binary')) };
 }

@@ -139,6 +139,21 @@ for (const major of [24, 22]) {
   });
 }
 
+test('this command on node 24 (built-in zstd) sends auto zstd blocks to an agent on node 20, which decodes them with the WebAssembly piece it was sent', async (t) => {
+  const node = await nodeBinary(24);
+  if (typeof node === 'string') return t.skip(node);
+  if (zstdKind === 'builtin') return t.skip(`this node (${process.version}) has zstd built in: no agent here lacks it`);
+  n++;
+  const source = join(dir.path, `${n}.source.img`);
+  const destination = join(dir.path, `${n}.destination.img`);
+  await writeFile(source, imageOf('compressible', n));
+  const r = await runBasyn(['-l', source, '-r', destination, '--remote-node', process.execPath, '-a', 'PUSH', '-m', 'COPY', '--create', '--buffer', String(BLOCK / KiB), '--json'], { node: node.path });
+  assert.equal(r.code, 0, describeRun(r));
+  assert.ok(await cmp(source, destination), 'cmp: the devices differ');
+  const j = jsonOf(r);
+  assert.ok(labels(j, 'PUSH').some((l) => l.startsWith('zstd')), JSON.stringify(j.codecs));
+});
+
 describe('an agent that offers no zstd', () => {
   let noZstdNode: string;
   before(async () => {
