@@ -7,7 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import type { Device } from '../device/device.js';
-import { LocalDevice, chunkDigestsOf, type LocalDeviceOptions } from '../device/local-device.js';
+import { LocalDevice, chunkDigestsOf, expandHome, type LocalDeviceOptions } from '../device/local-device.js';
 import { hashById, knownHashIds, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
@@ -393,7 +393,8 @@ export class AgentServer {
   }
 
   private async openUndo(device: Device, id: number, path: string): Promise<void> {
-    const undo = await UndoRecorder.create(path, device, { hash: this.hash!, unitSize: this.blockLimit, zlevel: this.zlevel }, this.digest!);
+    // A path there, taken as the device's (-r) is: `~/` is the agent user's home.
+    const undo = await UndoRecorder.create(expandHome(path), device, { hash: this.hash!, unitSize: this.blockLimit, zlevel: this.zlevel }, this.digest!);
     if (this.stopping) {
       await undo.abandon();
       return;

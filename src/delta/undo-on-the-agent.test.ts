@@ -6,7 +6,8 @@
  * SIGKILL part-way restores what that run overwrote and nothing else.
  */
 import assert from 'node:assert/strict';
-import { copyFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -61,6 +62,23 @@ describe('an undo file kept by the agent rolls its run back', async () => {
       assert.equal(await sha256File(dst), original);
       await ok(['--apply-delta', redo, '-r', dst]);
       assert.equal(await cmp(src, dst), true, 'the undo of the undo');
+    });
+
+    it(`--undo=~/NAME is NAME in the home directory of the agent's user, as -r is (${target.name})`, { skip }, async () => {
+      const { src, dst, original } = await pair(name('tilde'));
+      // basyn's own HOME is a folder of its own: the path is taken on the agent's side.
+      const ownHome = join(dir.path, name('home'));
+      await mkdir(ownHome);
+      const file = `basyn-undo-test-${process.pid}-${name('tilde')}.undo`;
+      const there = join(target === LOCAL_AGENT ? ownHome : userInfo().homedir, file);
+      try {
+        const r = await runBasyn(['-l', src, '-r', dst, '-a', 'PUSH', '-m', 'SYNC', '--undo', `~/${file}`, ...target.args], { env: { ...env, HOME: ownHome } });
+        assert.equal(r.code, 0, describeRun(r));
+        await ok(['--apply-delta', there, '-r', dst]);
+        assert.equal(await sha256File(dst), original);
+      } finally {
+        await rm(there, { force: true });
+      }
     });
 
     it(`an existing undo file on the destination's machine is refused, nothing written (${target.name})`, { skip }, async () => {
