@@ -95,6 +95,19 @@ describe('an undo file kept by the agent rolls its run back', async () => {
     });
   }
 
+  it('SYNC through a local agent under --sudo, then its undo applied the same way', { skip: process.getuid?.() === 0 ? false : 'sudo -n works here for root only' }, async () => {
+    const { src, dst, original } = await pair('sudo');
+    const undo = join(dir.path, 'sudo.undo');
+    const run = async (args: string[]): Promise<void> => {
+      const r = await runBasyn([...args, '--sudo']);
+      assert.equal(r.code, 0, describeRun(r));
+    };
+    await run(['-l', src, '-r', dst, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '--undo', undo]);
+    assert.equal(await cmp(src, dst), true);
+    await run(['--apply-delta', undo, '-r', dst]);
+    assert.equal(await sha256File(dst), original);
+  });
+
   it('a SYNC through a local agent killed with SIGKILL part-way: its undo restores what it overwrote', async () => {
     const random = prng(11);
     const src = join(dir.path, 'killed.src');
