@@ -7,9 +7,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError } from '../errors.js';
 import type { Device } from '../device/device.js';
-import { LocalDevice, type LocalDeviceOptions } from '../device/local-device.js';
-import { hashById, knownHashIds, loadDigest, type DigestFunction } from '../hash/hash-algorithms.js';
-import { decodeBlock, encodeBlock, type EncodedBlock } from '../protocol/block-codec.js';
+import { LocalDevice, expandHome, type LocalDeviceOptions } from '../device/local-device.js';
+import { hashById, knownHashIds, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { UndoRecorder } from '../delta/undo-recorder.js';
+import { fileCodecOf } from '../delta/file-codec.js';
+import { decodeBlock, encodeBlock, type CodecSetting, type EncodedBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
@@ -59,6 +61,19 @@ export class AgentServer {
   private codecs: CodecChooser | undefined;
   /** The encodings the client's HELLO says it decodes. */
   private clientCodecs: ReadonlySet<Encoding> = new Set();
+  private hash: HashAlgorithm | undefined;
+  private writable = false;
+  /**
+   * --undo (UNDO_OPEN): the undo file is kept here, beside the old data, by the same
+   * code as a local run's. No WRITE may arrive while it is being created or once it is
+   * completed: such a write would not be covered by it.
+   */
+  private undoState: 'none' | 'opening' | 'open' | 'finished' = 'none';
+  private undo: UndoRecorder | undefined;
+  private undoOpening: Promise<void> | undefined;
+  private writesSeen = false;
+  /** How the undo file's payloads are compressed (from OPEN's codec and level). */
+  private undoCodec: CodecSetting = { codec: 'none', level: 0 };
   private hashLength = 0;
   private blockLimit = 0;
   private helloSeen = false;
@@ -139,6 +154,7 @@ export class AgentServer {
       if (this.openSeen) throw new ProtocolError('second OPEN in one session');
       this.openSeen = true;
       this.codecs = this.codecChooser(m.codec, m.level, m.blockSize);
+      this.undoCodec = fileCodecOf({ compress: choiceOfOpenCodec(m.codec), level: m.level });
       const opening = this.open(m.id, m.path, m.writable, m.hashId, m.blockSize, m.createSize, m.rateLimit);
       this.opening = opening.then(() => undefined, () => undefined);
       void opening.catch((e) => this.fail(m.id, e));
@@ -196,10 +212,26 @@ export class AgentServer {
         // the same read are refused rather than written (a zlib payload is checked when
         // it inflates, and no write queued after it lands once the session has failed).
         checkPayloadLength(m.encoding, m.payload.length, m.rawLength);
+        if (this.undoState === 'opening' || this.undoState === 'finished') throw new ProtocolError(`WRITE while the undo file is ${this.undoState === 'opening' ? 'being created' : 'completed'}`);
+        this.writesSeen = true;
         this.queueWrite(device, m.offset, m.rawLength, m.encoding, m.payload);
         return;
       case MessageType.Flush:
         void this.flush(device, m.id);
+        return;
+      case MessageType.UndoOpen: {
+        if (!this.writable) throw new ProtocolError('UNDO_OPEN for a device not opened for writing');
+        if (this.undoState !== 'none' || this.writesSeen) throw new ProtocolError('UNDO_OPEN must come once, before any WRITE');
+        this.undoState = 'opening';
+        const opening = this.openUndo(device, m.id, m.path);
+        this.undoOpening = opening.then(() => undefined, () => undefined);
+        void opening.catch((e) => this.fail(m.id, e));
+        return;
+      }
+      case MessageType.UndoFinish:
+        if (this.undoState !== 'open') throw new ProtocolError('UNDO_FINISH without an open undo file');
+        this.undoState = 'finished';
+        void this.finishUndo(m.id);
         return;
       default:
         throw new ProtocolError(`unexpected ${messageName(m.type)} from the client`);
@@ -228,6 +260,8 @@ export class AgentServer {
     if (blockSize < 1 || blockSize > 1024 * 1024 * 1024) throw new ProtocolError(`block size ${blockSize} is out of range`);
     if (createSize > 0 && !writable) throw new ProtocolError('OPEN asks to create a device it does not open for writing');
     this.digest = await loadDigest(hash);
+    this.hash = hash;
+    this.writable = writable;
     this.hashLength = hash.digestLength;
     this.blockLimit = blockSize;
     let device: Device;
@@ -392,6 +426,30 @@ export class AgentServer {
     }
   }
 
+  private async openUndo(device: Device, id: number, path: string): Promise<void> {
+    // A path there, taken as the device's (-r) is: `~/` is the agent user's home.
+    const undo = await UndoRecorder.create(expandHome(path), device, { hash: this.hash!, unitSize: this.blockLimit, codec: this.undoCodec }, this.digest!);
+    if (this.stopping) {
+      await undo.abandon();
+      return;
+    }
+    this.undo = undo;
+    this.device = undo.device;
+    this.undoState = 'open';
+    this.channel.send({ type: MessageType.UndoState, id, entries: 0, dataBytes: 0, fileSize: 0 });
+  }
+
+  private async finishUndo(id: number): Promise<void> {
+    try {
+      await Promise.all(this.pendingWrites);
+      await this.device!.flush();
+      const f = await this.undo!.finish();
+      this.channel.send({ type: MessageType.UndoState, id, entries: f.entries, dataBytes: f.dataBytes, fileSize: f.fileSize });
+    } catch (error) {
+      await this.fail(id, error);
+    }
+  }
+
   /** Reports a failure to the client and ends the session. */
   private async fail(id: number, error: unknown): Promise<void> {
     if (this.stopping) return;
@@ -424,14 +482,18 @@ export class AgentServer {
     for (const s of this.streams.values()) s.wake?.();
     // A device still opening is closed by open() itself once it sees the session over.
     await this.opening;
+    await this.undoOpening;
     await Promise.allSettled(this.pendingWrites);
     if (this.codecs !== undefined && this.codecs.tally.uses.size > 0) {
       this.options.log?.(`agent: DATA sent by codec: ${JSON.stringify(this.codecs.tally)}`);
     }
     if (this.device !== undefined) {
+      // With --undo, the flush first saves the old blocks of the writes it issues.
       if (!this.abandoned) await this.device.flush().catch(() => undefined);
       await this.device.close();
     }
+    // An undo file not completed ends at its last checkpoint: it covers every write issued.
+    await this.undo?.abandon();
     await this.channel.endOutput();
     this.resolveDone(code);
   }

@@ -55,7 +55,7 @@ export interface TransferOptions extends ConnectionOptions {
   recheck?: boolean;
   /** Create or extend a destination image file to the source size. */
   create?: boolean;
-  /** Save the old contents of every overwritten block into this undo file (destination on this machine). */
+  /** Save the old contents of every overwritten block into this undo file (on the destination's machine). */
   undo?: string;
   /** With local "-": the source is standard input, of exactly this many bytes. */
   size?: number;

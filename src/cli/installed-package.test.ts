@@ -69,7 +69,13 @@ test('the tarball carries the built command, the agent and the man page, and no 
 
 test('the installed package has its runtime dependencies only', async () => {
   const pkg = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  const modules = (await readdir(join(installed, 'node_modules')).catch(() => [])).filter((m) => !m.startsWith('.'));
+  const top = (await readdir(join(installed, 'node_modules')).catch(() => [] as string[])).filter((m) => !m.startsWith('.'));
+  // A scoped package (@scope/name) is a folder of folders.
+  const modules: string[] = [];
+  for (const m of top) {
+    if (m.startsWith('@')) modules.push(...(await readdir(join(installed, 'node_modules', m))).map((n) => `${m}/${n}`));
+    else modules.push(m);
+  }
   assert.deepEqual(modules.sort(), Object.keys(pkg.dependencies).sort());
 });
 

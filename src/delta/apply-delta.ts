@@ -86,6 +86,31 @@ async function* withDeviceDigests(entries: AsyncIterable<DeltaEntry>, device: De
   yield* flush();
 }
 
+/** The page size of the kernel's writes: a killed write stops between pages, never inside one. */
+const PAGE = 4096;
+
+/**
+ * Whether a block that holds neither digest is one that the stopped run of this undo
+ * file was writing when it was killed. Linux ends a write at a page boundary when a
+ * fatal signal arrives (SIGKILL), so such a block holds the run's new data up to some
+ * page and its old data from there on: its tail, from a page boundary, equals the old
+ * contents this undo file saved, and the head cannot be checked (the undo file keeps
+ * only the new data's digest). Only an undo file of a run that was stopped is given
+ * this allowance, and only for a tail of old data; anything else is still refused.
+ */
+async function tornByItsRun(f: DeltaFile, e: DeltaEntry, device: Device): Promise<boolean> {
+  if (!f.interrupted || f.header.kind !== 'undo') return false;
+  const old = await f.data(e);
+  const held = await device.read(e.offset, e.length);
+  // The first page boundary (of the device) inside the block.
+  let boundary = Math.ceil(e.offset / PAGE) * PAGE - e.offset;
+  if (boundary === 0) boundary = PAGE;
+  for (let at = boundary; at < e.length; at += PAGE) {
+    if (held.subarray(at).equals(old.subarray(at))) return true;
+  }
+  return false;
+}
+
 function mismatch(f: DeltaFile, e: DeltaEntry, device: Device, what: string): SyncError {
   return new SyncError(
     `${device.label} does not hold what delta ${quoteName(f.path)} expects at offset ${e.offset} (${e.length} bytes): ${what}; ` +
@@ -103,7 +128,7 @@ async function verifyOne(f: DeltaFile, device: Device, ctx: EngineContext, optio
     done += e.length;
     ctx.progress.update(done);
     if (held.equals(e.after)) continue;
-    if (e.before !== undefined && !held.equals(e.before) && !options.force) {
+    if (e.before !== undefined && !held.equals(e.before) && !options.force && !(await tornByItsRun(f, e, device))) {
       throw mismatch(f, e, device, 'neither the state before it nor the one after');
     }
     counters.blocksDiffering++;

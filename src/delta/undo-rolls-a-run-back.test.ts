@@ -112,7 +112,6 @@ describe('--undo that cannot be honoured is a usage error (exit 1)', () => {
   const cases: [string, string[], RegExp][] = [
     ['with a dry run', ['-l', 'x', '-r', 'y', '-a', 'PUSH', '-m', 'SYNC', '--dry-run', '--undo', 'u'], /needs a run that writes a destination/],
     ['without an action', ['-l', 'x', '-r', 'y', '--undo', 'u'], /needs a run that writes a destination/],
-    ['with a remote destination over ssh', ['-l', 'x', '-r', 'y', '-h', 'example', '-a', 'PUSH', '-m', 'SYNC', '--undo', 'u'], /destination on this machine/],
     ['to standard output', ['-l', 'x', '-r', 'y', '-a', 'PUSH', '-m', 'SYNC', '--undo', '-'], /needs a file/],
   ];
   for (const [what, args, message] of cases) {

@@ -545,7 +545,7 @@ export function chunkDigestsOf(data: Buffer, chunkSize: number, digest: DigestFu
  * `~` and a leading `~/` mean the home directory of the user opening the device ($HOME),
  * as scp and rsync take them in a remote path: over ssh, the remote user's.
  */
-function expandHome(path: string): string {
+export function expandHome(path: string): string {
   if (path !== '~' && !path.startsWith('~/')) return path;
   return join(homedir(), path.slice(1));
 }

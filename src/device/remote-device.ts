@@ -209,6 +209,7 @@ export class RemoteDevice implements Device {
       case MessageType.Opened:
       case MessageType.DigestList:
       case MessageType.Flushed:
+      case MessageType.UndoState:
         return this.settle(m.id, m);
       case MessageType.Data: {
         const stream = this.streams.get(m.id);
@@ -485,6 +486,20 @@ export class RemoteDevice implements Device {
     if (m.type !== MessageType.Flushed) throw this.unexpected(m, 'FLUSHED');
     this.lastStatus = { size: m.size, io: { bytesRead: m.bytesRead, bytesWritten: m.bytesWritten } };
     this.statusFresh = this.pending.size === 0 && this.streams.size === 0 && this.writes.bytesInFlight === 0;
+  }
+
+  /** --undo kept by the agent, on its machine (UNDO_OPEN; src/delta/undo-recorder.ts). Before any write. */
+  async openUndo(path: string): Promise<void> {
+    const m = await this.request((id) => ({ type: MessageType.UndoOpen, id, path }));
+    if (m.type !== MessageType.UndoState) throw this.unexpected(m, 'UNDO_STATE');
+  }
+
+  /** UNDO_FINISH: every write done and flushed, then the undo file completed; its figures. */
+  async finishUndo(): Promise<{ entries: number; dataBytes: number; fileSize: number }> {
+    await this.writes.drain();
+    const m = await this.request((id) => ({ type: MessageType.UndoFinish, id }));
+    if (m.type !== MessageType.UndoState) throw this.unexpected(m, 'UNDO_STATE');
+    return { entries: m.entries, dataBytes: m.dataBytes, fileSize: m.fileSize };
   }
 
   /** The last FLUSHED's figures when nothing was asked of the agent since; else one FLUSH. */

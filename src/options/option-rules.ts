@@ -52,10 +52,6 @@ const DELTA_RULES: readonly OptionRule[] = [
     says: (s) => `${s.name('undo')} needs a run that writes a destination: ${s.name('action')} with a destination, or ${s.name('applyDelta')}`,
   },
   { broken: (o) => o.undo === '-', says: (s) => `${s.name('undo')} needs a file (not "-": it is written on the destination's machine, in place)` },
-  {
-    broken: (o) => o.undo !== undefined && o.host !== undefined && (o.applyDelta !== undefined ? o.remote !== undefined : o.action === 'PUSH'),
-    says: (s) => `${s.name('undo')} needs the destination on this machine: with ${s.name('host')}, the undo file would have to be written by the agent`,
-  },
   { broken: (o) => o.local === '-' && o.size === undefined, says: (s) => `${s.name('local')} - (standard input) needs ${s.name('size')}` },
   { broken: (o) => o.size !== undefined && o.local !== '-', says: (s) => `${s.name('size')} is for a source on standard input (${s.name('local')} -)` },
   {

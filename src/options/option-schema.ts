@@ -230,7 +230,7 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     key: 'undo', long: 'undo', library: { name: 'undo', calls: ['sync', 'copy', 'applyDelta'] }, kind: text(),
     help: {
       group: 'delta', placeholder: 'FILE',
-      text: 'With a run that writes the destination (COPY, SYNC, bitmap SYNC, --apply-delta): save the old contents of every block it overwrites into FILE, a new file in the delta format, durable before the blocks are written; --apply-delta=FILE rolls the run back. A COPY with --undo reads the destination too. The destination must be on this machine (no -h): the undo file is written beside the old data.',
+      text: 'With a run that writes the destination (COPY, SYNC, bitmap SYNC, --apply-delta): save the old contents of every block it overwrites into FILE, a new file in the delta format, durable before the blocks are written; --apply-delta=FILE rolls the run back. A COPY with --undo reads the destination too. FILE is written on the machine of the destination, beside the old data (by the agent when the destination is remote: a path there).',
     },
   },
   {

@@ -38,6 +38,9 @@ const samples: Message[] = [
   { type: MessageType.Error, id: 0, code: ErrorCode.Device, offset: NO_OFFSET, operation: 'write', message: 'ENOSPC: no space left on device' },
   { type: MessageType.Error, id: 16, code: ErrorCode.Protocol, offset: 0, operation: '', message: '' },
   { type: MessageType.Bye },
+  { type: MessageType.UndoOpen, id: 17, path: 'before friday.undo 雪' },
+  { type: MessageType.UndoFinish, id: 18 },
+  { type: MessageType.UndoState, id: 19, entries: BIG, dataBytes: 0, fileSize: 40 },
 ];
 
 /** Message types whose last field is `rest` (a payload running to the end of the frame). */

@@ -53,6 +53,17 @@
  *   0x1e  ERROR         agent->client   u32 id (0: not tied to a request; fatal), u8 code,
  *                                       u64 offset (2^53-1 when none), str operation, str message
  *   0x1f  BYE           client->agent   (no fields): close the device and exit
+ *   0x28  UNDO_OPEN     client->agent   u32 id, str path: create the undo file (--undo) on
+ *                                       the agent's machine, exclusively; only after OPENED
+ *                                       of a writable device and before any WRITE. From then
+ *                                       on the old contents of every block a WRITE overwrites
+ *                                       are saved into it, durable before the write is issued
+ *                                       (unit size = OPEN's block size; hash, zlevel = OPEN's)
+ *   0x29  UNDO_FINISH   client->agent   u32 id: finish every earlier WRITE, fsync the device,
+ *                                       then write the undo file's trailer and fsync it; no
+ *                                       WRITE may follow
+ *   0x2a  UNDO_STATE    agent->client   u32 id, u64 entries, u64 data bytes, u64 file size:
+ *                                       the answer to UNDO_OPEN and to UNDO_FINISH
  *
  * Encodings (DATA, WRITE): 0 raw (payload is the block), 1 zlib (payload inflates to
  * exactly raw length bytes), 2 zero (empty payload; the block is raw length zero bytes),
@@ -96,6 +107,9 @@ export const enum MessageType {
   Flushed = 0x1d,
   Error = 0x1e,
   Bye = 0x1f,
+  UndoOpen = 0x28,
+  UndoFinish = 0x29,
+  UndoState = 0x2a,
 }
 
 export const enum Encoding {
@@ -145,7 +159,10 @@ export type Message =
   | { type: MessageType.Flush; id: number }
   | { type: MessageType.Flushed; id: number; bytesRead: number; bytesWritten: number; size: number }
   | { type: MessageType.Error; id: number; code: ErrorCode; offset: number; operation: string; message: string }
-  | { type: MessageType.Bye };
+  | { type: MessageType.Bye }
+  | { type: MessageType.UndoOpen; id: number; path: string }
+  | { type: MessageType.UndoFinish; id: number }
+  | { type: MessageType.UndoState; id: number; entries: number; dataBytes: number; fileSize: number };
 
 /** Builds the fixed part of a frame; payloads are appended without copying. */
 class FieldWriter {
@@ -242,6 +259,14 @@ export function encodeMessage(m: Message): Buffer[] {
     }
     case MessageType.Bye:
       return new FieldWriter(m.type, 0).finish();
+    case MessageType.UndoOpen: {
+      const p = Buffer.from(m.path, 'utf8');
+      return new FieldWriter(m.type, 8 + p.length).u32(m.id).str(p).finish();
+    }
+    case MessageType.UndoFinish:
+      return new FieldWriter(m.type, 4).u32(m.id).finish();
+    case MessageType.UndoState:
+      return new FieldWriter(m.type, 28).u32(m.id).u64(m.entries).u64(m.dataBytes).u64(m.fileSize).finish();
   }
 }
 
@@ -311,6 +336,7 @@ const MESSAGE_NAMES: Record<number, string> = {
   0x01: 'HELLO', 0x10: 'OPEN', 0x11: 'OPENED', 0x12: 'DIGEST_STREAM', 0x13: 'DIGESTS', 0x14: 'CREDIT',
   0x15: 'END', 0x16: 'CHUNK_DIGESTS', 0x17: 'DIGEST_LIST', 0x18: 'READ', 0x19: 'READ_STREAM', 0x1a: 'DATA',
   0x1b: 'WRITE', 0x1c: 'FLUSH', 0x1d: 'FLUSHED', 0x1e: 'ERROR', 0x1f: 'BYE',
+  0x28: 'UNDO_OPEN', 0x29: 'UNDO_FINISH', 0x2a: 'UNDO_STATE',
 };
 
 export function messageName(type: number): string {
@@ -408,6 +434,15 @@ export function decodeMessage(body: Buffer): Message {
       break;
     case MessageType.Bye:
       m = { type };
+      break;
+    case MessageType.UndoOpen:
+      m = { type, id: r.u32(), path: r.str() };
+      break;
+    case MessageType.UndoFinish:
+      m = { type, id: r.u32() };
+      break;
+    case MessageType.UndoState:
+      m = { type, id: r.u32(), entries: r.u64(), dataBytes: r.u64(), fileSize: r.u64() };
       break;
     default:
       throw new ProtocolError(`unknown message type 0x${type.toString(16).padStart(2, '0')}`);
