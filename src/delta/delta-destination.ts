@@ -4,35 +4,18 @@
  * for the destination: reads go to the real one (opened read-only), writes become
  * delta entries whose before digest is what the destination holds there now.
  */
-import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions } from '../device/device.js';
+import type { Device } from '../device/device.js';
+import { WrappedDevice } from '../device/wrapped-device.js';
 import type { DigestFunction } from '../hash/hash-algorithms.js';
 import type { DeltaWriter } from './delta-writer.js';
 
-export class DeltaDestination implements Device {
+export class DeltaDestination extends WrappedDevice {
   constructor(
-    private readonly inner: Device,
+    inner: Device,
     private readonly writer: DeltaWriter,
     private readonly digest: DigestFunction,
-  ) {}
-
-  get path(): string { return this.inner.path; }
-  get side(): Device['side'] { return this.inner.side; }
-  get label(): string { return this.inner.label; }
-  get size(): number { return this.inner.size; }
-  get isBlockDevice(): boolean { return this.inner.isBlockDevice; }
-  get inProcess(): boolean { return this.inner.inProcess; }
-
-  digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncIterable<BlockDigest> {
-    return this.inner.digests(start, end, blockSize, signal, options);
-  }
-  chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
-    return this.inner.chunkDigests(offset, length, chunkSize);
-  }
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.inner.read(offset, length);
-  }
-  blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncIterable<Block> {
-    return this.inner.blocks(start, end, blockSize, signal, options);
+  ) {
+    super(inner);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
@@ -42,11 +25,4 @@ export class DeltaDestination implements Device {
 
   /** Nothing reaches the destination; the delta is completed by its writer. */
   async flush(): Promise<void> {}
-
-  status(): Promise<DeviceStatus> {
-    return this.inner.status();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }

@@ -7,43 +7,26 @@
  * a checkpoint is fsynced, and only then are the batch's writes passed on.
  * --apply-delta=UNDO then rolls the run back, verified like any delta.
  */
-import type { Block, BlockDigest, BlockOptions, Device, DeviceStatus, DigestOptions } from '../device/device.js';
+import type { Device } from '../device/device.js';
+import { WrappedDevice } from '../device/wrapped-device.js';
 import type { DigestFunction } from '../hash/hash-algorithms.js';
 import type { DeltaWriter } from './delta-writer.js';
 
 /** Bytes of writes held back before their old contents are saved and they are issued. */
 const UNDO_BATCH_BYTES = 16 * 1024 * 1024;
 
-export class UndoDestination implements Device {
+export class UndoDestination extends WrappedDevice {
   private held: { offset: number; data: Buffer }[] = [];
   private heldBytes = 0;
   /** Serialises batches: writes arrive from concurrent block moves. */
   private committing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly inner: Device,
+    inner: Device,
     private readonly undo: DeltaWriter,
     private readonly digest: DigestFunction,
-  ) {}
-
-  get path(): string { return this.inner.path; }
-  get side(): Device['side'] { return this.inner.side; }
-  get label(): string { return this.inner.label; }
-  get size(): number { return this.inner.size; }
-  get isBlockDevice(): boolean { return this.inner.isBlockDevice; }
-  get inProcess(): boolean { return this.inner.inProcess; }
-
-  digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncIterable<BlockDigest> {
-    return this.inner.digests(start, end, blockSize, signal, options);
-  }
-  chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
-    return this.inner.chunkDigests(offset, length, chunkSize);
-  }
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.inner.read(offset, length);
-  }
-  blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncIterable<Block> {
-    return this.inner.blocks(start, end, blockSize, signal, options);
+  ) {
+    super(inner);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
@@ -75,12 +58,5 @@ export class UndoDestination implements Device {
   async flush(): Promise<void> {
     await this.commit();
     await this.inner.flush();
-  }
-
-  status(): Promise<DeviceStatus> {
-    return this.inner.status();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
