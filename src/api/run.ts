@@ -6,13 +6,11 @@
  * over `run`.
  */
 import { DeviceError, InterruptedError, SyncError, TransportError } from '../errors.js';
-import type { Action, Mode } from '../options/options.js';
+import type { Action } from '../options/options.js';
 import { compressRequestOf } from '../options/compress-request.js';
-import type { CodecUse } from '../protocol/codec-policy.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
 import { refuseBitmapThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
-import type { Device, IoCounters } from '../device/device.js';
-import { LocalDevice } from '../device/local-device.js';
+import type { Device } from '../device/device.js';
 import { RemoteDevice } from '../device/remote-device.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
 import { checkedLater, overlapsLogin } from './bitmap-push-overlap.js';
@@ -23,101 +21,19 @@ import { recheckDevices, type RecheckResult } from '../engine/recheck.js';
 import { syncDevices } from '../engine/sync.js';
 import { emptyCounters, type TransferCounters } from '../engine/transfer-counters.js';
 import { describeDigestChoice } from '../hash/auto-hash.js';
-import { loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
+import { loadDigest } from '../hash/hash-algorithms.js';
 import { formatBytes } from '../report/units.js';
-import { quoteName, quoteText } from '../report/quote.js';
-import type { PieceName } from '../pieces/agent-pieces.js';
-import { AgentProcess } from '../transport/agent-process.js';
+import { quoteName } from '../report/quote.js';
 import { checkRelativePath, workingDirectoryIsGone } from '../util/working-directory.js';
-import { applyDeltaRun } from '../delta/apply-run.js';
-import { writeDeltaRun, type DeltaReport, type DeltaFigures } from '../delta/delta-run.js';
+import { applyDeltaRun } from './apply-delta-run.js';
+import { writeDeltaRun } from './write-delta-run.js';
+import { needsAgent, openLocal, openRemote, startAgent } from './open-devices.js';
+import type { RunHooks, RunResult, RunSettings } from './run-settings.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { PipeSource } from '../delta/pipe-source.js';
 import { fileCodecOf } from '../delta/file-codec.js';
-import { zstdKind } from '../protocol/zstd.js';
 
-export interface RunSettings {
-  local?: string;
-  remote?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  /** The ssh program and its options, already split into words (-e/--rsh). */
-  rsh?: readonly string[];
-  remoteNode?: string;
-  sudo?: boolean;
-  action?: Action;
-  mode?: Mode;
-  recheck: boolean;
-  hash: HashAlgorithm;
-  /** `hash` was chosen by --hash=auto (said so in --debug). */
-  hashAuto?: boolean;
-  bufferSize: number;
-  chunkSize?: number;
-  compress?: 'auto' | 'zstd' | 'zlib' | 'none';
-  zlevel?: number;
-  /** Wire bytes per second (--bwlimit). */
-  bwlimit?: number;
-  bitmap?: string;
-  resetBitmap?: boolean;
-  updateBitmap?: boolean;
-  /** Spot-check the bitmap against the destination before trusting it (default true). */
-  bitmapCheck?: boolean;
-  /** Compare like SYNC, write nothing (neither the destination nor the bitmap). */
-  dryRun?: boolean;
-  /** Create or extend a destination image file to the source size. */
-  create?: boolean;
-  /** Write what SYNC would write into this delta file instead ("-": stdout); src/delta/. */
-  writeDelta?: string;
-  /** Apply these delta files, in order, to the one device given; src/delta/. */
-  applyDelta?: readonly string[];
-  /** Apply even where the device holds neither the before nor the after state. */
-  force?: boolean;
-  /** Save the old contents of every block the run overwrites into this undo file. */
-  undo?: string;
-  /** With local "-": the source is standard input and holds exactly this many bytes. */
-  size?: number;
-}
-
-export interface RunHooks {
-  progress?: ProgressListener;
-  log?: EngineLog;
-  signal?: AbortSignal;
-  /** Each stderr line of the agent (or of ssh). */
-  onAgentStderr?: (line: string) => void;
-  /** Each block or chunk that differs (a dry run's report; also called in real runs). */
-  onDifference?: (offset: number, length: number) => void;
-  /** Extra environment for an agent started on this machine (tests). */
-  agentEnv?: NodeJS.ProcessEnv;
-}
-
-export interface RunResult {
-  /** Bytes compared or copied: the source size (or the smaller device without an action). */
-  size: number;
-  localSize?: number;
-  remoteSize?: number;
-  counters: TransferCounters;
-  recheck?: RecheckResult;
-  /** Destination blocks read to check the bitmap belongs to the destination. */
-  bitmapSpotChecks?: number;
-  /**
-   * Bytes received from and sent to the agent during the action (or the recheck
-   * alone); with no agent (a local run), the data written to the destination.
-   */
-  traffic: { rx: number; tx: number };
-  /** Seconds the action (or the recheck alone) took. */
-  seconds: number;
-  io: { local?: IoCounters; remote?: IoCounters };
-  /** The delta written or applied (--write-delta, --apply-delta). */
-  delta?: DeltaReport;
-  /** The undo file written (--undo). */
-  undo?: DeltaFigures;
-  /**
-   * What each codec carried over the link: blocks this end sent (by codec and level)
-   * and blocks it received (by codec: the agent chose the levels). Empty without an agent.
-   */
-  codecs: { sent: Record<string, CodecUse>; received: Record<string, CodecUse> };
-}
+export type { RunSettings, RunHooks, RunResult } from './run-settings.js';
 
 export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<RunResult> {
   if (settings.applyDelta !== undefined) return applyDeltaRun(settings, hooks);
@@ -257,36 +173,12 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   }
 }
 
-export async function openLocal(
-  path: string,
-  side: 'local' | 'remote',
-  settings: RunSettings,
-  digest: DigestFunction,
-  writable: boolean,
-  createSize: number | undefined,
-  log: EngineLog,
-): Promise<LocalDevice> {
-  const device = await LocalDevice.open(path, { side, writable, hash: settings.hash, digest, createSize });
-  log.verbose(`${side} device ${quoteName(path)}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}${side === 'remote' ? ', opened by this process' : ''}`);
-  return device;
-}
-
 /** The devices this process can stat: the local one, and the remote one without --host. */
 function devicesOnThisMachine(settings: RunSettings): DeviceOnThisMachine[] {
   const devices: DeviceOnThisMachine[] = [];
   if (settings.local !== undefined && settings.local !== '-') devices.push({ side: 'local', path: settings.local });
   if (settings.remote !== undefined && settings.host === undefined) devices.push({ side: 'remote', path: settings.remote });
   return devices;
-}
-
-/**
- * Without --host the remote device is on this machine too, and this process opens it
- * itself: no second process to start, no pipe to copy every block through, and the
- * two devices are compared byte for byte. An agent is still started where something
- * asks for a separate process: --sudo, --remote-node, or a test's agent environment.
- */
-export function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
-  return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
 }
 
 /** Paths this machine resolves (over ssh the remote path is the remote side's). */
@@ -300,57 +192,6 @@ function checkRelativePaths(settings: RunSettings): void {
 
 function trafficOf(device: Device | undefined): { rx: number; tx: number } {
   return device instanceof RemoteDevice ? device.traffic : { rx: 0, tx: 0 };
-}
-
-export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
-  const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
-  log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
-  return AgentProcess.start({
-    ssh, remoteNode: settings.remoteNode, sudo: settings.sudo, onStderrLine: hooks.onAgentStderr, env: hooks.agentEnv,
-    onSkippedOutput: (description) => log.debug(description),
-    pieces: piecesForRun(settings),
-  });
-}
-
-/** The pieces the agent of this run needs: only what it will use is sent (and compiled). */
-export function piecesForRun(settings: Pick<RunSettings, 'hash'> & Partial<Pick<RunSettings, 'compress' | 'zlevel' | 'action' | 'bitmap'>>): PieceName[] {
-  const pieces: PieceName[] = [];
-  // The agent loads the digest when it opens its device (a COPY's by default is SHA1: no piece).
-  if (settings.hash.piece !== undefined) pieces.push(settings.hash.piece);
-  if (agentMayNeedWasmZstd(settings)) pieces.push('zstd');
-  return pieces;
-}
-
-/**
- * The zstd piece (about 190 KiB on the wire, compiled on the agent only if used) goes
- * where the agent's node may lack zstd and zstd may be used: always with
- * --compress=zstd; under auto only when this end has zstd built in and writes to the
- * agent (PUSH, --apply-delta), and not for a bitmap run, whose few changed blocks do
- * not pay for the piece. Without the piece an agent on an older node offers no zstd in
- * its HELLO and blocks go as zlib: never wrong, only larger.
- */
-function agentMayNeedWasmZstd(settings: Partial<Pick<RunSettings, 'compress' | 'zlevel' | 'action' | 'bitmap'>>): boolean {
-  const { compress } = compressRequestOf(settings);
-  if (compress === 'zstd') return true;
-  return compress === 'auto' && zstdKind === 'builtin' && settings.action !== 'PULL' && settings.bitmap === undefined;
-}
-
-export async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {
-  const where = settings.host !== undefined ? ` on host ${quoteName(settings.host)}` : '';
-  const device = await RemoteDevice.connect(agent, {
-    path: settings.remote!,
-    writable,
-    hash: settings.hash,
-    compress: compressRequestOf(settings),
-    rateLimit: settings.bwlimit,
-    blockSize: settings.bufferSize,
-    createSize,
-    label: `remote device ${quoteName(settings.remote!)}${where}`,
-  });
-  log.verbose(`remote device ${quoteName(settings.remote!)}${where}: ${device.size} bytes${device.isBlockDevice ? ' (block device)' : ''}; agent ${device.software}`);
-  // The agent's HELLO names its node: "basyn-agent 0.1.0 node v18.20.8".
-  log.debug(`the agent${where} runs ${quoteText(device.software)}`);
-  return device;
 }
 
 async function syncWithBitmap(

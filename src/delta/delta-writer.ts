@@ -29,6 +29,14 @@ export interface DeltaFigures {
   fileSize: number;
 }
 
+/** What --stat and --json tell of a delta run. */
+export interface DeltaReport extends DeltaFigures {
+  /** 'write': --write-delta made it; 'apply': --apply-delta applied it (several files: their sums). */
+  operation: 'write' | 'apply';
+  /** Apply: entries already in place (skipped). */
+  skipped?: number;
+}
+
 export interface DeltaWriterOptions {
   hash: HashAlgorithm;
   unitSize: number;

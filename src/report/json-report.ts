@@ -5,7 +5,7 @@
  */
 import { errorTypeOf } from '../cli/exit-codes.js';
 import { BasynError } from '../errors.js';
-import type { RunResult } from '../api/run.js';
+import type { RunResult } from '../api/run-settings.js';
 import { destinationSide, isBitmapOnly, type Options } from '../options/options.js';
 import { compressRequestOf } from '../options/compress-request.js';
 import type { CodecUse } from '../protocol/codec-policy.js';

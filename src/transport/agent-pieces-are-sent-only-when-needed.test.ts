@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
-import { piecesForRun } from '../api/run.js';
+import { piecesForRun } from '../api/open-devices.js';
 import { hashByName } from '../hash/hash-algorithms.js';
 import { zstdKind } from '../protocol/zstd.js';
 import { framedAgentScript } from './agent-bootstrap.js';

@@ -9,22 +9,15 @@ import type { EngineContext, EngineLog } from '../engine/engine-context.js';
 import { syncDevices } from '../engine/sync.js';
 import type { TransferCounters } from '../engine/transfer-counters.js';
 import { quoteName } from '../report/quote.js';
-import type { RunSettings } from '../api/run.js';
-import { DeltaDestination } from './delta-destination.js';
-import { advanceBitmap, writeDeltaFromBitmap } from './delta-from-bitmap.js';
-import { DeltaWriter, type DeltaFigures } from './delta-writer.js';
+import type { RunSettings } from './run-settings.js';
+import { DeltaDestination } from '../delta/delta-destination.js';
+import { advanceBitmap, writeDeltaFromBitmap } from '../delta/delta-from-bitmap.js';
+import { DeltaWriter, type DeltaReport } from '../delta/delta-writer.js';
 import { compressRequestOf } from '../options/compress-request.js';
-import { fileCodecOf } from './file-codec.js';
+import { fileCodecOf } from '../delta/file-codec.js';
 
-export type { DeltaFigures } from './delta-writer.js';
+export type { DeltaFigures, DeltaReport } from '../delta/delta-writer.js';
 
-/** What --stat and --json tell of a delta run. */
-export interface DeltaReport extends DeltaFigures {
-  /** 'write': --write-delta made it; 'apply': --apply-delta applied it (several files: their sums). */
-  operation: 'write' | 'apply';
-  /** Apply: entries already in place (skipped). */
-  skipped?: number;
-}
 
 export async function writeDeltaRun(
   settings: RunSettings,

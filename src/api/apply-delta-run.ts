@@ -9,13 +9,14 @@ import { loadDigest } from '../hash/hash-algorithms.js';
 import { silentLog, silentProgress, type EngineContext } from '../engine/engine-context.js';
 import type { Device } from '../device/device.js';
 import { RemoteDevice } from '../device/remote-device.js';
-import { openLocal, openRemote, needsAgent, startAgent, type RunHooks, type RunResult, type RunSettings } from '../api/run.js';
+import { openLocal, openRemote, needsAgent, startAgent } from './open-devices.js';
+import type { RunHooks, RunResult, RunSettings } from './run-settings.js';
 import type { AgentProcess } from '../transport/agent-process.js';
-import { applyDeltas } from './apply-delta.js';
-import { DeltaFile } from './delta-reader.js';
-import { UndoRecorder } from './undo-recorder.js';
+import { applyDeltas } from '../delta/apply-delta.js';
+import { DeltaFile } from '../delta/delta-reader.js';
+import { UndoRecorder } from '../delta/undo-recorder.js';
 import { compressRequestOf } from '../options/compress-request.js';
-import { fileCodecOf } from './file-codec.js';
+import { fileCodecOf } from '../delta/file-codec.js';
 
 export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Promise<RunResult> {
   const signal = hooks.signal ?? new AbortController().signal;
