@@ -11,7 +11,7 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cmp, scribble, sha256File, writeImage } from '../test-support/images.js';
+import { cmp, imagePair, sha256File, writeImage } from '../test-support/images.js';
 import { prng } from '../test-support/prng.js';
 import { describeRun, runBasyn, startBasyn } from '../test-support/run-basyn.js';
 import { agentTargets, LOCAL_AGENT } from '../test-support/targets.js';
@@ -22,13 +22,10 @@ const SIZE = 2 * 1024 * KiB + 777;
 const dir = tempDirForFile('basyn-undo-agent-');
 let seed = 900;
 
+/** A source and a destination that differs from it in a few places (test-support's imagePair). */
 async function pair(name: string): Promise<{ src: string; dst: string; original: string }> {
-  const src = join(dir.path, `${name}.src`);
-  const dst = join(dir.path, `${name}.dst`);
-  await writeImage(src, SIZE, seed++);
-  await copyFile(src, dst);
-  await scribble(dst, [0, 100 * KiB, 900 * KiB, SIZE - 50], 40, seed++);
-  return { src, dst, original: await sha256File(dst) };
+  const p = await imagePair(dir.path, name, SIZE, (seed += 3), [0, 100 * KiB, 900 * KiB, SIZE - 50], 40);
+  return { src: p.source, dst: p.destination, original: await sha256File(p.destination) };
 }
 
 describe('an undo file kept by the agent rolls its run back', async () => {
