@@ -9,7 +9,7 @@ import { DeviceError, InterruptedError, SyncError, TransportError } from '../err
 import type { Action } from '../options/options.js';
 import { compressRequestOf } from '../options/compress-request.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
-import { refuseBitmapThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
+import { refuseBitmapThatIsADevice, refuseFileThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
 import type { Device } from '../device/device.js';
 import { RemoteDevice } from '../device/remote-device.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
@@ -45,6 +45,9 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   checkRelativePaths(settings);
   if (log.debugEnabled) log.debug(describeDigestChoice(settings.hash, settings.hashAuto === true, settings));
   if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
+  if (settings.writeDelta !== undefined && settings.writeDelta !== '-') {
+    await refuseFileThatIsADevice(settings.writeDelta, devicesOnThisMachine(settings), '--write-delta', 'the delta');
+  }
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
   // A bitmap PUSH scans its source while ssh logs in; the destination is checked later.

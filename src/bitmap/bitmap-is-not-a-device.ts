@@ -18,10 +18,15 @@ export interface DeviceOnThisMachine {
  * on another host can't be compared and are not passed in.
  */
 export async function refuseBitmapThatIsADevice(bitmap: string, devices: readonly DeviceOnThisMachine[]): Promise<void> {
-  const bitmapIdentity = await fileIdentity(bitmap);
-  if (bitmapIdentity === undefined) return;
+  await refuseFileThatIsADevice(bitmap, devices, '-b/--bitmap', 'the bitmap');
+}
+
+/** The same rule for any other file basyn writes beside the devices (--write-delta's delta). */
+export async function refuseFileThatIsADevice(path: string, devices: readonly DeviceOnThisMachine[], option: string, what: string): Promise<void> {
+  const identity = await fileIdentity(path);
+  if (identity === undefined) return;
   for (const device of devices) {
-    if ((await fileIdentity(device.path)) !== bitmapIdentity) continue;
-    throw new UsageError(`-b/--bitmap ${quoteName(bitmap)} is the same file as the ${device.side} device ${quoteName(device.path)}; the bitmap must be a file of its own`);
+    if ((await fileIdentity(device.path)) !== identity) continue;
+    throw new UsageError(`${option} ${quoteName(path)} is the same file as the ${device.side} device ${quoteName(device.path)}; ${what} must be a file of its own`);
   }
 }

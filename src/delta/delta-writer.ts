@@ -13,8 +13,9 @@ import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import { encodeBlock, type CodecSetting } from '../protocol/block-codec.js';
 import { quoteName } from '../report/quote.js';
 import {
-  encodeDeltaHeader, encodeEntryHead, encodeTrailerHead, newChecksum, CHECKPOINT_TAG, DELTA_HEADER_SIZE, TRAILER_SIZE, type DeltaKind,
+  encodeDeltaHeader, encodeEntryHead, encodeTrailerHead, newChecksum, CHECKPOINT_TAG, DELTA_HEADER_SIZE, DELTA_MAGIC, TRAILER_SIZE, type DeltaKind,
 } from './delta-format.js';
+import { kindOf, OPEN_NONBLOCK, realTarget } from '../util/file-identity.js';
 
 /** Bytes gathered before a write to the file (entries are small next to this). */
 const WRITE_BATCH = 4 * 1024 * 1024;
@@ -64,6 +65,8 @@ export class DeltaWriter {
     private readonly options: DeltaWriterOptions,
     private readonly file: FileHandle | undefined,
     private readonly temporary: string | undefined,
+    /** Where the file goes: `path` after its symlinks, so a symlink stays one. */
+    private readonly final: string = path,
   ) {}
 
   static async create(path: string, options: DeltaWriterOptions): Promise<DeltaWriter> {
@@ -73,14 +76,15 @@ export class DeltaWriter {
     } else {
       // An undo file is written in place: a run killed part-way must leave the part
       // that covers the writes it issued (checkpoint()). A delta appears whole or not at all.
-      const temporary = options.kind === 'undo' ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+      const final = options.kind === 'undo' ? path : await replaceableDelta(path);
+      const temporary = options.kind === 'undo' ? undefined : join(dirname(final), `.${basename(final)}.${process.pid}.partial`);
       let file: FileHandle;
       try {
-        file = await fs.open(temporary ?? path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        file = await fs.open(temporary ?? final, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       } catch (error) {
         throw new DeviceError(`cannot create ${options.kind === 'undo' ? 'undo file' : 'delta'} ${quoteName(path)}: ${systemErrorText(error)}`, { operation: `create ${options.kind}` });
       }
-      writer = new DeltaWriter(path, options, file, temporary);
+      writer = new DeltaWriter(path, options, file, temporary, final);
     }
     writer.append(encodeDeltaHeader({
       hashId: options.hash.id, digestLength: options.hash.digestLength, unitSize: options.unitSize,
@@ -151,8 +155,8 @@ export class DeltaWriter {
         await this.file.sync();
         await this.file.close();
         this.closed = true;
-        if (this.temporary !== undefined) await fs.rename(this.temporary, this.path);
-        const dir = await fs.open(dirname(this.path), 'r');
+        if (this.temporary !== undefined) await fs.rename(this.temporary, this.final);
+        const dir = await fs.open(dirname(this.final), 'r');
         try {
           await dir.sync();
         } finally {
@@ -179,6 +183,46 @@ export class DeltaWriter {
       if (this.temporary !== undefined) await fs.unlink(this.temporary).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The real path a delta goes to (through symlinks), when what is there may be
+ * replaced: nothing, an empty file or an earlier delta. Anything else (an image, a
+ * device, a bitmap, a directory) is refused before anything is written, since the
+ * delta is renamed over it.
+ */
+async function replaceableDelta(path: string): Promise<string> {
+  const refuse = (why: string): never => {
+    throw new DeviceError(`delta ${quoteName(path)} ${why}; basyn leaves it as it is (--write-delta must name a delta file, or a path where none exists yet)`, { operation: 'create delta' });
+  };
+  let final: string;
+  try {
+    final = await realTarget(path);
+  } catch (error) {
+    throw new DeviceError(`cannot create delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'create delta' });
+  }
+  let info;
+  try {
+    info = await fs.lstat(final);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return final;
+    throw new DeviceError(`cannot create delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'create delta' });
+  }
+  if (!info.isFile()) return refuse(`is ${kindOf(info)}`);
+  if (info.size === 0) return final;
+  const magic = Buffer.alloc(DELTA_MAGIC.length);
+  let read = 0;
+  try {
+    const file = await fs.open(final, constants.O_RDONLY | OPEN_NONBLOCK);
+    try {
+      ({ bytesRead: read } = await file.read(magic, 0, magic.length, 0));
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    throw new DeviceError(`cannot create delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'create delta' });
+  }
+  return read === magic.length && magic.equals(DELTA_MAGIC) ? final : refuse('exists and is not a basyn delta');
 }
 
 export const DELTA_OVERHEAD = DELTA_HEADER_SIZE + TRAILER_SIZE;
