@@ -5,7 +5,7 @@
  * bounded: one entry's payload at a time. Standard input ("-") is first spooled to
  * a private temporary file, so it too is validated whole before it is applied.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { hashById, loadDigest, type DigestFunction, type HashAlgorithm } from '.
 import { decodeBlock } from '../protocol/block-codec.js';
 import type { Encoding } from '../protocol/protocol.js';
 import { quoteName } from '../report/quote.js';
+import { kindOf, OPEN_NONBLOCK } from '../util/file-identity.js';
 import {
   decodeDeltaHeader, decodeEntryHead, decodeTrailer, deltaError, newChecksum,
   CHECKPOINT_TAG, DELTA_HEADER_SIZE, ENTRY_FIXED_SIZE, TRAILER_SIZE, TRAILER_TAG, type DeltaEntryHead, type DeltaHeader,
@@ -69,9 +70,12 @@ export class DeltaFile {
       }
       source = spool;
     }
+    // A FIFO would block open() until a writer comes, and no signal ends that wait.
+    const kind = await fs.stat(source).then((info) => (info.isFile() ? undefined : kindOf(info)), () => undefined);
+    if (kind !== undefined) throw deltaError(path, `is ${kind}, not a regular file`);
     let file: FileHandle;
     try {
-      file = await fs.open(source, 'r');
+      file = await fs.open(source, constants.O_RDONLY | OPEN_NONBLOCK);
     } catch (error) {
       if (spool !== undefined) await fs.rm(join(spool, '..'), { recursive: true, force: true });
       throw new DeviceError(`cannot open delta ${quoteName(path)}: ${systemErrorText(error)}`, { operation: 'open delta' });
