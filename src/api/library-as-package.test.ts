@@ -203,7 +203,7 @@ for (const place of places) {
       // In the library's words, not the command line's.
       ['rsh without host', /^rsh needs host$/],
       ['chunk larger than buffer', /^chunkKiB can't be larger than bufferKiB \(128 > 64\)$/],
-      ['bad action', /^action must be 'PUSH' or 'PULL', got the string "SIDEWAYS"$/],
+      ['bad action', /^action must be 'PUSH' or 'PULL', got the string SIDEWAYS$/],
     ] as const) {
       const e = out[name];
       assert.notEqual(e, 'resolved', `${name} resolved`);

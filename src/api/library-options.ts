@@ -12,6 +12,7 @@ import { LIBRARY } from '../options/option-spelling.js';
 import type { Mode, OptionKey, Options } from '../options/options.js';
 import { resolveOptions } from '../options/resolve-options.js';
 import type { ProgressLine } from '../report/progress-printer.js';
+import { quoteName } from '../report/quote.js';
 
 /** What the library adds to the options: how the run reports and is stopped. */
 export interface LibraryHooks {
@@ -67,7 +68,7 @@ function unknownOption(call: LibraryCall, name: string, entry: OptionEntry | und
   const near = names.find((e) => [e.library!.name, e.long, camel(e.long)].some((n) => close(n, name)));
   const hook = HOOKS.find((h) => close(h, name));
   const guess = near?.library!.name ?? hook;
-  return `unknown option "${name}" of ${call}()${guess !== undefined ? ` (did you mean ${guess}?)` : ''}`;
+  return `unknown option ${quoteName(name)} of ${call}()${guess !== undefined ? ` (did you mean ${guess}?)` : ''}`;
 }
 
 function camel(long: string): string {

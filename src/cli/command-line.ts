@@ -7,6 +7,7 @@ import { OPTION_SCHEMA, type OptionEntry } from '../options/option-schema.js';
 import { COMMAND_LINE } from '../options/option-spelling.js';
 import type { OptionKey, Options } from '../options/options.js';
 import { resolveOptions } from '../options/resolve-options.js';
+import { quoteName } from '../report/quote.js';
 
 /** Splits argv into (option, text) pairs; rejects unknown, repeated and malformed options. */
 export function tokenize(argv: readonly string[]): Map<OptionEntry, string | true> {
@@ -22,7 +23,7 @@ export function tokenize(argv: readonly string[]): Map<OptionEntry, string | tru
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
-      if (i + 1 < argv.length) throw new UsageError(`unexpected argument "${argv[i + 1]}" (basyn takes options only)`);
+      if (i + 1 < argv.length) throw new UsageError(`unexpected argument ${quoteName(argv[i + 1]!)} (basyn takes options only)`);
       break;
     }
     if (arg.startsWith('--')) {
@@ -56,7 +57,7 @@ export function tokenize(argv: readonly string[]): Map<OptionEntry, string | tru
       }
       continue;
     }
-    throw new UsageError(`unexpected argument "${arg}" (basyn takes options only)`);
+    throw new UsageError(`unexpected argument ${quoteName(arg)} (basyn takes options only)`);
   }
   return seen;
 }

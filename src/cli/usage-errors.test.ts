@@ -80,6 +80,12 @@ const cases: { name: string; args: string[]; mentions: RegExp }[] = [
   { name: '--reset-bitmap without a bitmap', args: ['-l', 'A', '-r', 'B', '-a', 'PUSH', '-m', 'SYNC', '--reset-bitmap'], mentions: /bitmap/ },
   { name: '--update-bitmap without a bitmap', args: ['-l', 'A', '-r', 'B', '-a', 'PUSH', '-m', 'SYNC', '--update-bitmap'], mentions: /bitmap/ },
   { name: '--reset-bitmap with --update-bitmap', args: ['-l', 'A', '-r', 'B', '-a', 'PUSH', '-m', 'SYNC', '-b', 'BM', '--reset-bitmap', '--update-bitmap'], mentions: /reset-bitmap.*update-bitmap|update-bitmap.*reset-bitmap/ },
+  { name: 'USER@HOST with -u', args: ['-l', 'A', '-r', 'B', '-h', 'alice@127.0.0.1', '-u', 'bob', '-a', 'PUSH', '-m', 'SYNC'], mentions: /USER@HOST can't be combined with -u/ },
+  { name: 'USER@HOST with a user inside -e', args: ['-l', 'A', '-r', 'B', '-h', 'alice@127.0.0.1', '-e', 'ssh -l bob', '-a', 'PUSH', '-m', 'SYNC'], mentions: /USER@HOST can't be combined/ },
+  { name: 'USER@HOST with a user inside -e as -o User=', args: ['-l', 'A', '-r', 'B', '-h', 'alice@127.0.0.1', '-e', 'ssh -oUser=bob', '-a', 'PUSH', '-m', 'SYNC'], mentions: /USER@HOST can't be combined/ },
+  { name: 'a host after "@" that begins with -', args: ['-l', 'A', '-r', 'B', '-h', 'alice@-oProxyCommand=x', '-a', 'PUSH', '-m', 'SYNC'], mentions: /begins with "-"/ },
+  { name: 'USER@ without a host', args: ['-l', 'A', '-r', 'B', '-h', 'alice@', '-a', 'PUSH', '-m', 'SYNC'], mentions: /empty user or host/ },
+  { name: '@HOST without a user', args: ['-l', 'A', '-r', 'B', '-h', '@127.0.0.1', '-a', 'PUSH', '-m', 'SYNC'], mentions: /empty user or host/ },
   { name: 'an option given twice', args: ['-l', 'A', '-r', 'B', '-a', 'PUSH', '-m', 'SYNC', '--hash=MD5', '--hash=SHA1'], mentions: /hash/ },
 ];
 
@@ -103,6 +109,24 @@ describe('usage errors exit 1, say one line pointing to --help, and change nothi
       assert.equal(await sha256File(a), ha, '-l changed');
       assert.equal(await sha256File(b), hb, '-r changed');
       assert.equal(await exists(bitmap), false, 'a bitmap file was created');
+    });
+  }
+});
+
+describe('the value a usage error refuses is shown in the one escaping of every name (quote.ts)', () => {
+  const shown: { args: string[]; line: string }[] = [
+    { args: ['-a', 'X\x1b[31m', '-m', 'SYNC'], line: 'basyn: unknown action "X\\x1b[31m" (use PUSH or PULL) (see basyn --help)' },
+    { args: ['--buffer', '1\n2'], line: 'basyn: --buffer (KiB) must be a whole number between 1 and 1048576, got "1\\n2" (see basyn --help)' },
+    { args: ['--buffer', 'lots'], line: 'basyn: --buffer (KiB) must be a whole number between 1 and 1048576, got lots (see basyn --help)' },
+    { args: ['stray\tx'], line: 'basyn: unexpected argument "stray\\tx" (basyn takes options only) (see basyn --help)' },
+    { args: ['--bwlimit', 'a"b'], line: 'basyn: --bwlimit must be a positive rate such as 500K, 20M or 1.5G (a plain number is KiB/s), got "a\\"b" (see basyn --help)' },
+    { args: ['-h', '-o\u202eX'], line: 'basyn: -h/--host "-o\\u{202e}X" begins with "-"; refusing it so it cannot become an ssh option (see basyn --help)' },
+  ];
+  for (const c of shown) {
+    test(JSON.stringify(c.args), async () => {
+      const r = await runBasyn(['-l', a, '-r', b, ...c.args]);
+      assert.equal(r.code, 1, describeRun(r));
+      assert.equal(r.stderr, `${c.line}\n`);
     });
   }
 });

@@ -7,6 +7,7 @@
  */
 import { UsageError } from '../errors.js';
 import { splitShellWords } from '../transport/shell-words.js';
+import { quoteName } from '../report/quote.js';
 
 export interface ValueKind<T> {
   /** False for a flag: on the command line it is given alone, without a value. */
@@ -23,7 +24,7 @@ export interface ValueKind<T> {
 
 /** A JavaScript value as a message shows it: `the string "true"`, `null`, `1.5`, `an object`. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${quoteName(value)}`;
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'bigint') return `the bigint ${value}n`;
   if (typeof value === 'function') return 'a function';
@@ -56,7 +57,7 @@ export function text(problem: (value: string) => string | undefined = () => unde
     // A path with NUL can't be opened; only a program can pass one.
     if (value.includes('\0')) refuse(`${name} contains a NUL character`);
     const wrong = problem(value);
-    return wrong === undefined ? value : refuse(`${name} "${value}" ${wrong}`);
+    return wrong === undefined ? value : refuse(`${name} ${quoteName(value)} ${wrong}`);
   };
   return {
     takesValue: true,
@@ -95,7 +96,7 @@ export function integer(min: number, max: number, scale = 1): ValueKind<number> 
     fromText: (t, name) => {
       const s = String(t);
       const n = Number(s);
-      return /^[0-9]+$/.test(s) && n >= min && n <= max ? n * scale : refuse(`${name} must be ${range}, got "${s}"`);
+      return /^[0-9]+$/.test(s) && n >= min && n <= max ? n * scale : refuse(`${name} must be ${range}, got ${quoteName(s)}`);
     },
     fromValue: (v, name) =>
       typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v * scale : refuse(`${name} must be ${range}, got ${describeValue(v)}`),
@@ -116,7 +117,7 @@ export function choice<T>(noun: string, names: readonly string[], valueOf: (name
     names,
     fromText: (t) => {
       const found = find(String(t));
-      return found !== undefined ? valueOf(found) : refuse(`unknown ${noun} "${String(t)}" (${use})`);
+      return found !== undefined ? valueOf(found) : refuse(`unknown ${noun} ${quoteName(String(t))} (${use})`);
     },
     fromValue: (v, name) => {
       const found = typeof v === 'string' ? find(v) : undefined;
@@ -168,7 +169,7 @@ export function rate(): ValueKind<number> {
     const m = /^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$/.exec(s.trim());
     const unit = m !== null ? RATE_UNITS[m[2]!.toLowerCase()] : undefined;
     const bytes = m !== null && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-    return Number.isSafeInteger(bytes) && bytes >= 1 ? bytes : refuse(`${name} must be ${expects}, got "${s}"`);
+    return Number.isSafeInteger(bytes) && bytes >= 1 ? bytes : refuse(`${name} must be ${expects}, got ${quoteName(s)}`);
   };
   return {
     takesValue: true,

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { sshPortAndUserIn } from '../transport/ssh-command-words.js';
 import { isBitmapOnly, type OptionKey, type Options } from './options.js';
 import type { Spelling } from './option-spelling.js';
+import { quoteName } from '../report/quote.js';
 
 export interface OptionRule {
   /** True when the options break the rule. */
@@ -97,12 +98,17 @@ export const OPTION_RULES: readonly OptionRule[] = [
     // ssh keeps the first port it is given, and the words of -e come before basyn's -p.
     broken: (o) => o.port !== undefined && o.rsh !== undefined && sshPortAndUserIn(o.rsh).port !== undefined,
     says: (s) => `${s.name('port')} can't be combined with a port inside ${s.name('rsh')}; give the port once`,
-    detail: (s, o) => `${s.name('rsh')} has "${sshPortAndUserIn(o.rsh!).port}"`,
+    detail: (s, o) => `${s.name('rsh')} has ${quoteName(sshPortAndUserIn(o.rsh!).port!)}`,
+  },
+  {
+    // ssh takes the user of -l before the one of USER@HOST: the two would silently disagree.
+    broken: (o) => o.host?.includes('@') === true && (o.user !== undefined || (o.rsh !== undefined && sshPortAndUserIn(o.rsh).user !== undefined)),
+    says: (s) => `${s.name('host')} USER@HOST can't be combined with ${s.name('user')} or a user inside ${s.name('rsh')}; give the user once`,
   },
   {
     broken: (o) => o.user !== undefined && o.rsh !== undefined && sshPortAndUserIn(o.rsh).user !== undefined,
     says: (s) => `${s.name('user')} can't be combined with a user inside ${s.name('rsh')}; give the user once`,
-    detail: (s, o) => `${s.name('rsh')} has "${sshPortAndUserIn(o.rsh!).user}"`,
+    detail: (s, o) => `${s.name('rsh')} has ${quoteName(sshPortAndUserIn(o.rsh!).user!)}`,
   },
   {
     broken: (o) => o.chunkSize !== undefined && o.chunkSize > o.bufferSize,

@@ -60,6 +60,20 @@ const PLACE: readonly LibraryCall[] = [...ALL, 'applyDelta'];
 
 const hashNames = HASH_ALGORITHMS.map((h) => h.name);
 
+/**
+ * What is wrong with a host, if anything. ssh also reads USER@HOST: the host part is
+ * held to the same rules, so that neither part can become an ssh option.
+ */
+function hostProblem(h: string): string | undefined {
+  const at = h.lastIndexOf('@');
+  const host = h.slice(at + 1);
+  if (h.startsWith('-')) return 'begins with "-"; refusing it so it cannot become an ssh option';
+  if (host.startsWith('-')) return 'has a host after "@" that begins with "-"; refusing it so it cannot become an ssh option';
+  if (/[\s\0]/.test(h)) return 'contains white space';
+  if (at === 0 || host === '') return 'has an empty user or host around "@" (USER@HOST)';
+  return undefined;
+}
+
 export const OPTION_SCHEMA: readonly OptionEntry[] = [
   {
     key: 'local', long: 'local', short: 'l', library: { name: 'local', calls: PLACE }, kind: text(),
@@ -71,7 +85,7 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
   },
   {
     key: 'host', long: 'host', short: 'h', library: { name: 'host', calls: PLACE },
-    kind: text((h) => (h.startsWith('-') ? 'begins with "-"; refusing it so it cannot become an ssh option' : /[\s\0]/.test(h) ? 'contains white space' : undefined)),
+    kind: text(hostProblem),
     help: {
       group: 'devices', placeholder: 'HOST',
       text: 'Remote SSH host. Without it the remote device is on this machine, no SSH is used, and basyn compares both devices byte for byte itself. (-h is the host; use --help for this text.)',

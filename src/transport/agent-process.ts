@@ -305,6 +305,6 @@ export class AgentProcess implements AgentLink {
 /** A host is never allowed to become an ssh option. */
 export function assertSafeHost(host: string): void {
   if (host === '') throw new UsageError('host name is empty');
-  if (host.startsWith('-')) throw new UsageError(`host "${host}" begins with "-"; refusing it so it cannot become an ssh option`);
-  if (/[\s\0]/.test(host)) throw new UsageError(`host "${host}" contains white space or NUL`);
+  if (host.startsWith('-')) throw new UsageError(`host ${quoteName(host)} begins with "-"; refusing it so it cannot become an ssh option`);
+  if (/[\s\0]/.test(host)) throw new UsageError(`host ${quoteName(host)} contains white space or NUL`);
 }

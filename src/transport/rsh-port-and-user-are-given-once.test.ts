@@ -14,6 +14,7 @@ import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { runPlaces } from '../test-support/run-places.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
 import { sshPortAndUserIn } from './ssh-command-words.js';
+import { quoteName } from '../report/quote.js';
 
 const SIZE = 1024 * 1024 + 17;
 const ssh = (await runPlaces())[1]!;
@@ -82,7 +83,7 @@ for (const [what, inside, given] of [
     const r = await runBasyn(['-l', source, '-r', destination, '-h', 'backup.example', ...given, '-e', `${q(ssh.path)} ${inside}`, '-a', 'PUSH', '-m', 'COPY']);
     assert.equal(r.code, 1, describeRun(r));
     assert.match(r.stderr, /(-p\/--port|-u\/--user) can't be combined with a (port|user) inside -e\/--rsh/);
-    assert.ok(r.stderr.includes(`"${inside}"`), `the line shows ${inside}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`has ${quoteName(inside)})`), `the line shows ${inside}: ${r.stderr}`);
     assert.equal(await ssh.ran(), false, 'ssh was started');
     assert.equal(await sha256File(destination), before);
   });

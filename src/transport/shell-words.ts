@@ -5,6 +5,7 @@
  * always involves on the far side.
  */
 import { UsageError } from '../errors.js';
+import { quoteName } from '../report/quote.js';
 
 export function splitShellWords(text: string): string[] {
   const words: string[] = [];
@@ -15,14 +16,14 @@ export function splitShellWords(text: string): string[] {
     const c = text[i]!;
     if (c === "'") {
       const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new UsageError(`unterminated ' in "${text}"`);
+      if (end < 0) throw new UsageError(`unterminated ' in ${quoteName(text)}`);
       word += text.slice(i + 1, end);
       inWord = true;
       i = end + 1;
     } else if (c === '"') {
       i++;
       for (;;) {
-        if (i >= text.length) throw new UsageError(`unterminated " in "${text}"`);
+        if (i >= text.length) throw new UsageError(`unterminated " in ${quoteName(text)}`);
         const d = text[i]!;
         if (d === '"') break;
         if (d === '\\' && i + 1 < text.length && '"\\$`\n'.includes(text[i + 1]!)) {
