@@ -116,6 +116,7 @@ export class AgentProcess implements AgentLink {
       skipped: () => onSkippedOutput?.(this.start.describeSkipped()),
       // Whatever runs there will not start the agent: don't wait for it to end.
       overflowed: () => this.kill(),
+      quiet: () => this.kill(),
     });
     this.stdout = this.start.input;
     // EPIPE when the agent is gone is reported through the exit, not as a crash.

@@ -19,11 +19,20 @@ export const START_MARKER = Buffer.from('\x00basyn-agent-start\n', 'latin1');
  */
 export const PREAMBLE_LIMIT = 64 * 1024;
 
+/**
+ * How long the client waits for the marker once the remote side has printed something
+ * else and gone quiet. The bootstrap writes the marker as the first thing node does, so
+ * a shell that printed and then waits (a prompt, a `read`, a menu in ~/.bashrc) is
+ * not going to run it; without this the run would wait for the handshake timeout
+ * (two minutes). Long enough for a slow host to start node after its banner.
+ */
+export const QUIET_AFTER_OUTPUT_MS = 20_000;
+
 /** How much of the skipped text --debug shows, and of its first line an error shows. */
 const SHOWN_BYTES = 1024;
 const FIRST_LINE_BYTES = 200;
 
-export type StartState = 'waiting' | 'started' | 'ended' | 'overflowed';
+export type StartState = 'waiting' | 'started' | 'ended' | 'overflowed' | 'quiet';
 
 /**
  * Wraps the agent's stdout: `input` carries only what follows the marker. Until the
@@ -44,8 +53,11 @@ export class ProtocolStart {
       skipped?: (preamble: Buffer) => void;
       /** More than the limit came without a marker: the agent will not start. */
       overflowed?: () => void;
+      /** Something came, then nothing for `quietMs`: the agent will not start. */
+      quiet?: () => void;
     } = {},
     private readonly limit = PREAMBLE_LIMIT,
+    private readonly quietMs = QUIET_AFTER_OUTPUT_MS,
   ) {
     const output = new PassThrough();
     this.input = output;
@@ -54,7 +66,17 @@ export class ProtocolStart {
       if (!output.write(chunk)) source.pause();
     };
     output.on('drain', () => source.resume());
+    let quietTimer: NodeJS.Timeout | undefined;
+    const giveUp = (state: 'overflowed' | 'quiet'): void => {
+      clearTimeout(quietTimer);
+      this.state = state;
+      source.removeListener('data', waitForMarker);
+      source.destroy();
+      (state === 'quiet' ? handlers.quiet : handlers.overflowed)?.();
+      output.end();
+    };
     const waitForMarker = (chunk: Buffer): void => {
+      clearTimeout(quietTimer);
       this.preamble = this.preamble.length === 0 ? chunk : Buffer.concat([this.preamble, chunk]);
       const at = this.preamble.indexOf(START_MARKER, searchFrom);
       if (at >= 0) {
@@ -70,15 +92,16 @@ export class ProtocolStart {
       // The marker may be split across chunks: search again from where it could begin.
       searchFrom = Math.max(0, this.preamble.length - START_MARKER.length + 1);
       if (this.preamble.length > this.limit) {
-        this.state = 'overflowed';
-        source.removeListener('data', waitForMarker);
-        source.destroy();
-        handlers.overflowed?.();
-        output.end();
+        giveUp('overflowed');
+        return;
       }
+      quietTimer = setTimeout(() => giveUp('quiet'), this.quietMs);
+      // The timer must not keep a process alive that has nothing else to do.
+      quietTimer.unref();
     };
     source.on('data', waitForMarker);
     const ended = (): void => {
+      clearTimeout(quietTimer);
       if (this.state === 'waiting') this.state = 'ended';
       if ((this.state === 'ended' || this.state === 'started') && !output.writableEnded) output.end();
     };
@@ -97,12 +120,15 @@ export class ProtocolStart {
 
   /** Why the agent did not start, from what came instead of the marker; undefined if nothing came. */
   describeFailure(): string | undefined {
-    if (this.preamble.length === 0 || (this.state !== 'ended' && this.state !== 'overflowed')) return undefined;
+    if (this.preamble.length === 0 || this.state === 'waiting' || this.state === 'started') return undefined;
     const newline = this.preamble.indexOf(0x0a);
     const firstLine = this.preamble.subarray(0, newline >= 0 ? newline + 1 : this.preamble.length);
+    const bytes = `${this.preamble.length} byte${this.preamble.length === 1 ? '' : 's'}`;
     const what = this.state === 'overflowed'
       ? `more than ${this.limit} bytes without it`
-      : `${this.preamble.length} byte${this.preamble.length === 1 ? '' : 's'}, then its output ended`;
+      : this.state === 'quiet'
+        ? `${bytes}, then nothing for ${this.quietMs / 1000} s`
+        : `${bytes}, then its output ended`;
     return `instead of basyn's start marker its output began with ${quoteBytes(firstLine, FIRST_LINE_BYTES)} (${what})`;
   }
 }

@@ -119,6 +119,21 @@ test('a remote side that prints more than 64 KiB without starting the agent fail
   assert.equal(await sha256File(destination), before);
 });
 
+test('a remote shell that prints a little and then waits fails after 20 s of quiet, not after the 120 s handshake timeout', { skip, timeout: 90_000 }, async () => {
+  const { source, destination } = await pair();
+  const before = await sha256File(destination);
+  const rsh = await sshRunningFirst(`printf 'Choose a menu item: '; exec sleep 70; `);
+  const started = Date.now();
+  const r = await runBasyn(['-l', source, '-r', destination, '-h', sshd!.host, '-p', String(sshd!.port), '-e', q(rsh), '-a', 'PUSH', '-m', 'SYNC'], { timeoutMs: 80_000 });
+  assert.equal(r.code, 2, describeRun(r));
+  assert.ok(Date.now() - started < 60_000, `ended after ${Date.now() - started} ms, before the remote sleep ended`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(lines[0]!.includes('"Choose a menu item: " (20 bytes, then nothing for 20 s)'), lines[0]);
+  assert.match(lines[0]!, /is the remote shell clean\?.*start-up files/);
+  assert.equal(await sha256File(destination), before);
+});
+
 test('through a local agent, a --remote-node wrapper that prints first works too', { timeout: 60_000 }, async () => {
   const { source, destination } = await pair();
   const node = join(dir.path, 'chatty-node');
