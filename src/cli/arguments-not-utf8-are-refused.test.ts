@@ -45,7 +45,7 @@ test('a destination name with a byte that is not UTF-8 is refused (exit 1), show
     const r = await runWithRawRemote(source, 'd\\351t\\303\\251.img', extra);
     assert.equal(r.code, 1, describeRun(r));
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-    assert.ok(r.stderr.includes(`"${dir.path}/d\\xe9t\\xc3\\xa9.img" is not valid UTF-8`), r.stderr);
+    assert.ok(r.stderr.includes(`"${dir.path}/d\\xe9t\u00e9.img" is not valid UTF-8`), r.stderr);
     assert.equal(await readFile(meant, 'utf8'), 'the file meant');
     assert.equal(await readFile(twin, 'utf8'), 'another file');
   }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { quoteBytes } from '../util/quote-bytes.js';
+import { quoteRawBytes } from '../report/quote.js';
 
 export function refuseArgumentsNotUtf8(argv: readonly string[]): void {
   const raw = rawArguments(argv);
@@ -19,7 +19,7 @@ export function refuseArgumentsNotUtf8(argv: readonly string[]): void {
         decoder.decode(bytes);
         continue;
       } catch {
-        throw notUtf8(quoteBytes(bytes, 4096));
+        throw notUtf8(quoteRawBytes(bytes, 4096));
       }
     }
     if (raw === undefined && argv[i]!.includes('\uFFFD')) throw notUtf8(JSON.stringify(argv[i]));

@@ -55,10 +55,19 @@ function escapeChar(c: string): string {
 }
 
 /**
+ * Bytes from elsewhere (what a remote shell printed, an argument that is not UTF-8),
+ * cut after `max` bytes: always in the quoted form (a cut text shown bare could not be
+ * told from one that ends in "..."), followed by "..." when cut.
+ */
+export function quoteRawBytes(bytes: Uint8Array, max: number): string {
+  return `${quoteBytes(bytes.subarray(0, max), true)}${bytes.length > max ? '...' : ''}`;
+}
+
+/**
  * A name given as bytes (a file name that need not be UTF-8): valid UTF-8 shown as
  * text, every other byte as \xNN, so the name can be told from any other.
  */
-function quoteBytes(bytes: Uint8Array): string {
+function quoteBytes(bytes: Uint8Array, alwaysQuoted = false): string {
   let text = '';
   let escaped = '';
   let clean = true;
@@ -75,7 +84,7 @@ function quoteBytes(bytes: Uint8Array): string {
       i += n;
     }
   }
-  return clean ? quoteName(text) : `"${escaped}"`;
+  return clean && !alwaysQuoted ? quoteName(text) : `"${escaped}"`;
 }
 
 /** Length of the well-formed UTF-8 sequence at `i`, or 0 when the byte there starts none. */

@@ -7,7 +7,7 @@
  * the bytes received instead are the best clue there is to why.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { quoteBytes } from '../util/quote-bytes.js';
+import { quoteRawBytes } from '../report/quote.js';
 
 /** Written by the bootstrap to its stdout before anything else; the protocol follows it. */
 export const START_MARKER = Buffer.from('\x00basyn-agent-start\n', 'latin1');
@@ -115,7 +115,7 @@ export class ProtocolStart {
 
   /** With --debug: what the remote side printed before the agent started. */
   describeSkipped(): string {
-    return `skipped ${this.preamble.length} bytes that the remote side wrote on stdout before the agent started: ${quoteBytes(this.preamble, SHOWN_BYTES)}`;
+    return `skipped ${this.preamble.length} bytes that the remote side wrote on stdout before the agent started: ${quoteRawBytes(this.preamble, SHOWN_BYTES)}`;
   }
 
   /** Why the agent did not start, from what came instead of the marker; undefined if nothing came. */
@@ -129,6 +129,6 @@ export class ProtocolStart {
       : this.state === 'quiet'
         ? `${bytes}, then nothing for ${this.quietMs / 1000} s`
         : `${bytes}, then its output ended`;
-    return `instead of basyn's start marker its output began with ${quoteBytes(firstLine, FIRST_LINE_BYTES)} (${what})`;
+    return `instead of basyn's start marker its output began with ${quoteRawBytes(firstLine, FIRST_LINE_BYTES)} (${what})`;
   }
 }

@@ -75,7 +75,7 @@ for (const action of ['PUSH', 'PULL'] as const) {
     );
     assert.equal(r.code, 0, describeRun(r));
     assert.ok(await cmp(source, destination), 'destination equals source');
-    const shown = `"Welcome to the backup host!\\n\\tToday: caf\\xc3\\xa9 \\x1b[1mbold\\x1b[0m \\\\ \\"quoted\\"\\n"`;
+    const shown = `"Welcome to the backup host!\\n\\tToday: caf\u00e9 \\x1b[1mbold\\x1b[0m \\\\ \\"quoted\\"\\n"`;
     assert.ok(r.stderr.includes(`skipped ${Buffer.byteLength(BANNER)} bytes`), describeRun(r));
     assert.ok(r.stderr.includes(shown), `the banner, escaped, in --debug: ${r.stderr}`);
   });
