@@ -193,7 +193,7 @@ export class DeltaWriter {
  */
 async function replaceableDelta(path: string): Promise<string> {
   const refuse = (why: string): never => {
-    throw new DeviceError(`delta ${quoteName(path)} ${why}; basyn leaves it as it is (--write-delta must name a delta file, or a path where none exists yet)`, { operation: 'create delta' });
+    throw new DeviceError(`delta ${quoteName(path)} ${why}; basyn leaves it as it is (the delta path must name a delta file, or a path where none exists yet)`, { operation: 'create delta' });
   };
   let final: string;
   try {
