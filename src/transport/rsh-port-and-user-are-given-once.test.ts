@@ -136,3 +136,27 @@ test('the port and user given once, inside -e, are used (PUSH SYNC over ssh)', {
   assert.equal(r.code, 0, describeRun(r));
   assert.ok(await cmp(source, destination));
 });
+
+test('the user given once, as -h USER@HOST, is used (PUSH SYNC over ssh)', { skip }, async () => {
+  const { source, destination } = await pair();
+  const user = userInfo().username;
+  const r = await runBasyn(
+    ['-l', source, '-r', destination, '-h', `${user}@${sshd!.host}`, '-p', String(sshd!.port), '-a', 'PUSH', '-m', 'SYNC'],
+    { env: sshd!.env, timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 0, describeRun(r));
+  assert.ok(await cmp(source, destination));
+});
+
+test('-h USER@HOST and -u over ssh: exit 1 before ssh starts, nothing written (ssh would take -u and drop USER)', { skip }, async () => {
+  const { source, destination } = await pair();
+  const before = await sha256File(destination);
+  const user = userInfo().username;
+  const r = await runBasyn(
+    ['-l', source, '-r', destination, '-h', `${user}@${sshd!.host}`, '-p', String(sshd!.port), '-u', 'nobody', '-a', 'PUSH', '-m', 'COPY'],
+    { env: sshd!.env, timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1, describeRun(r));
+  assert.match(r.stderr, /^basyn: -h\/--host USER@HOST can't be combined with -u\/--user or a user inside -e\/--rsh; give the user once/);
+  assert.equal(await sha256File(destination), before);
+});
