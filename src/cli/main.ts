@@ -4,7 +4,7 @@
  * api/run.ts.
  */
 import { dryRunFailure, recheckFailure, run, type RunResult } from '../api/run.js';
-import { InterruptedError, UsageError } from '../errors.js';
+import { DeviceError, InterruptedError, UsageError } from '../errors.js';
 import { bitmapOnlyNotice } from '../report/bitmap-only-notice.js';
 import { consoleLog } from '../report/console-log.js';
 import { jsonReport } from '../report/json-report.js';
@@ -102,7 +102,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const report = jsonReport(options, result, { exitCode, error: failure, differences });
     out.write(`${JSON.stringify(report, null, 2)}\n`);
   }
-  const code = await delivered(exitCode, stdout, stderr, true);
+  // A delta on stdout that could not be written is the run's error line already.
+  const said = options.writeDelta === '-' && failure instanceof DeviceError && failure.context.operation === 'write delta';
+  const code = await delivered(exitCode, stdout, stderr, true, said);
   runOver(code);
   return code;
 }
@@ -115,10 +117,10 @@ export async function main(argv: readonly string[]): Promise<number> {
  * error line), which the exit code already sums up: losing it changes nothing. A
  * usage error stays 1 whatever happened to its message.
  */
-async function delivered(code: number, stdout: SafeOutput, stderr: SafeOutput, ran = false): Promise<number> {
+async function delivered(code: number, stdout: SafeOutput, stderr: SafeOutput, ran = false, said = false): Promise<number> {
   await stdout.settled();
   const lost = stdout.failure;
-  if (lost === undefined || code === EXIT_USAGE) {
+  if (lost === undefined || code === EXIT_USAGE || (said && code !== EXIT_OK)) {
     await stderr.settled();
     return code;
   }

@@ -168,3 +168,21 @@ test('a usage error whose message cannot be written (stderr on a full disk) stil
   assert.equal(r.code, 1, describe(r));
   assert.equal(r.stdout, '');
 });
+
+for (const stdout of ['full', 'closed'] as const) {
+  test(`--write-delta=- with stdout ${stdout === 'full' ? 'on a full disk' : 'a closed pipe'}: exit 2, one line, the bitmap does not advance, no lock left`, async () => {
+    n++;
+    const bitmap = join(dir.path, `delta-${n}.bitmap`);
+    const r = await runWith(['-l', source, '-b', bitmap, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '--write-delta=-'], { stdout, stderr: 'captured' });
+    assert.equal(r.code, 2, describe(r));
+    assertNoStackTrace(r);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 1, describe(r));
+    assert.match(lines[0]!, /^basyn: cannot write delta -: (ENOSPC|EPIPE)/);
+    assert.equal(existsSync(`${bitmap}.lock`), false, `${bitmap}.lock was left behind`);
+    // The next delta still holds every block: the failed one advanced nothing.
+    const again = await runWith(['-l', source, '-b', bitmap, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', `--write-delta=${bitmap}.delta`, '--json'], { stdout: 'captured', stderr: 'captured' });
+    assert.equal(again.code, 0, describe(again));
+    assert.equal((JSON.parse(again.stdout) as { delta: { dataBytes: number } }).delta.dataBytes, SIZE);
+  });
+}
