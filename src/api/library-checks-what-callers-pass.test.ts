@@ -84,6 +84,11 @@ const CASES: [string, Call, string][] = [
   ['bitmapCheck without bitmap', () => sync({ local, remote, action: 'PUSH', bitmapCheck: false }), 'bitmapCheck: false needs bitmap'],
   ['dryRun with create', () => sync({ local, remote, action: 'PUSH', dryRun: true, create: true }), "dryRun can't be combined with create"],
   ['recheck without remote', () => recheck(anyOptions({ local })), 'remote is required'],
+  // Found by run(), after the options are read: still in the library's names.
+  ['a bitmap that is the destination', () => sync({ local: 'source.img', remote: 'destination.img', action: 'PUSH', bitmap: 'destination.img' }),
+    'bitmap destination.img is the same file as the remote device destination.img; the bitmap must be a file of its own'],
+  ['a delta that is the source', () => sync({ local: 'source.img', remote: 'destination.img', action: 'PUSH', writeDelta: 'source.img' }),
+    'writeDelta source.img is the same file as the local device source.img; the delta must be a file of its own'],
   ['a host without a remote device', () => sync({ local, action: 'PUSH', bitmap: join(dir.path, 'bm'), host: 'h' }),
     'host is for the remote device, but remote is not given: this run would only update the bitmap'],
 ];

@@ -11,6 +11,7 @@ import type { LibraryCall } from '../options/option-schema.js';
 import type { EngineLog, ProgressListener } from '../engine/engine-context.js';
 import { jsonReport, type JsonReport } from '../report/json-report.js';
 import { ProgressPrinter, type ProgressLine } from '../report/progress-printer.js';
+import { LIBRARY } from '../options/option-spelling.js';
 
 export type { JsonReport as BasynResult } from '../report/json-report.js';
 export type { ProgressLine as ProgressEvent } from '../report/progress-printer.js';
@@ -119,6 +120,7 @@ async function execute(call: LibraryCall, raw: unknown): Promise<JsonReport> {
     log,
     progress: hooks.onProgress !== undefined ? progressEvents(hooks.onProgress) : undefined,
     onDifference: options.dryRun ? (offset, length) => differences.push({ offset, length }) : undefined,
+    spelling: LIBRARY,
   });
   differences.sort((a, b) => a.offset - b.offset);
   const dryRun = dryRunFailure(options, result);

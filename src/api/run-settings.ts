@@ -12,6 +12,7 @@ import type { RecheckResult } from '../engine/recheck.js';
 import type { TransferCounters } from '../engine/transfer-counters.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
 import type { DeltaFigures, DeltaReport } from '../delta/delta-writer.js';
+import type { Spelling } from '../options/option-spelling.js';
 
 export interface RunSettings {
   local?: string;
@@ -66,6 +67,8 @@ export interface RunHooks {
   onDifference?: (offset: number, length: number) => void;
   /** Extra environment for an agent started on this machine (tests). */
   agentEnv?: NodeJS.ProcessEnv;
+  /** How the caller names the options, for the usage errors run() finds (default: the command line's). */
+  spelling?: Spelling;
 }
 
 export interface RunResult {

@@ -9,7 +9,7 @@ import { DeviceError, InterruptedError, SyncError, TransportError } from '../err
 import type { Action } from '../options/options.js';
 import { compressRequestOf } from '../options/compress-request.js';
 import { BitmapFile } from '../bitmap/bitmap-file.js';
-import { refuseBitmapThatIsADevice, refuseFileThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
+import { refuseFileThatIsADevice, type DeviceOnThisMachine } from '../bitmap/bitmap-is-not-a-device.js';
 import type { Device } from '../device/device.js';
 import { RemoteDevice } from '../device/remote-device.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
@@ -32,6 +32,7 @@ import type { RunHooks, RunResult, RunSettings } from './run-settings.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { PipeSource } from '../delta/pipe-source.js';
 import { fileCodecOf } from '../delta/file-codec.js';
+import { COMMAND_LINE } from '../options/option-spelling.js';
 
 export type { RunSettings, RunHooks, RunResult } from './run-settings.js';
 
@@ -44,9 +45,10 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
   const opened: { local?: Device; remote?: Device } = {};
   checkRelativePaths(settings);
   if (log.debugEnabled) log.debug(describeDigestChoice(settings.hash, settings.hashAuto === true, settings));
-  if (settings.bitmap !== undefined) await refuseBitmapThatIsADevice(settings.bitmap, devicesOnThisMachine(settings));
+  const spelling = hooks.spelling ?? COMMAND_LINE;
+  if (settings.bitmap !== undefined) await refuseFileThatIsADevice(settings.bitmap, devicesOnThisMachine(settings), spelling.name('bitmap'), 'the bitmap');
   if (settings.writeDelta !== undefined && settings.writeDelta !== '-') {
-    await refuseFileThatIsADevice(settings.writeDelta, devicesOnThisMachine(settings), '--write-delta', 'the delta');
+    await refuseFileThatIsADevice(settings.writeDelta, devicesOnThisMachine(settings), spelling.name('writeDelta'), 'the delta');
   }
   // The agent (and ssh) start first: their start-up overlaps everything below.
   const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;

@@ -1,7 +1,7 @@
 /**
- * A bitmap is a file of its own. `-b` naming one of the devices (by the same path, a
- * symlink or a hard link) would have basyn write digests over the data it syncs, so
- * it is a usage error, found before anything is opened.
+ * A bitmap (or a delta) is a file of its own. `-b` naming one of the devices (by the
+ * same path, a symlink or a hard link) would have basyn write digests over the data it
+ * syncs, so it is a usage error, found before anything is opened.
  */
 import { UsageError } from '../errors.js';
 import { quoteName } from '../report/quote.js';
@@ -13,15 +13,11 @@ export interface DeviceOnThisMachine {
 }
 
 /**
- * Throws a UsageError when `bitmap` is the same file as one of `devices` (same device
- * and inode, or, for files not created yet, the same real path). Devices behind ssh
- * on another host can't be compared and are not passed in.
+ * Throws a UsageError when `path` (-b's bitmap, --write-delta's delta) is the same file
+ * as one of `devices` (same device and inode, or, for files not created yet, the same
+ * real path); `option` is the option as the caller spells it. Devices behind ssh on
+ * another host can't be compared and are not passed in.
  */
-export async function refuseBitmapThatIsADevice(bitmap: string, devices: readonly DeviceOnThisMachine[]): Promise<void> {
-  await refuseFileThatIsADevice(bitmap, devices, '-b/--bitmap', 'the bitmap');
-}
-
-/** The same rule for any other file basyn writes beside the devices (--write-delta's delta). */
 export async function refuseFileThatIsADevice(path: string, devices: readonly DeviceOnThisMachine[], option: string, what: string): Promise<void> {
   const identity = await fileIdentity(path);
   if (identity === undefined) return;
