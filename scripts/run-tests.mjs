@@ -18,6 +18,12 @@ function find(dir) {
 const files = find('dist').sort();
 const filter = process.env.BASYN_TEST_FILTER;
 const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
+// node --test with no file runs every test it can find: a filter that matches nothing
+// must say so, not start the whole suite.
+if (chosen.length === 0) {
+  console.error(`BASYN_TEST_FILTER=${filter} matches no test file in dist/`);
+  process.exit(1);
+}
 // Three files at a time on CI's two cores: most test time is spent waiting on ssh,
 // child processes, fsync and kill/restart loops, not on the CPU (the suite's wall time
 // at 2 was twice its CPU time). BASYN_TEST_CONCURRENCY overrides it.
