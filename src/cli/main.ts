@@ -129,7 +129,7 @@ async function delivered(code: number, stdout: SafeOutput, stderr: SafeOutput, r
 }
 
 /** How long the first signal waits for the run to stop cleanly before basyn quits anyway. */
-const STOP_GRACE_MS = 5000;
+const STOP_GRACE_MS = 10_000;
 
 /**
  * SIGINT, SIGTERM and SIGHUP stop the run cleanly through the AbortSignal (writes in

@@ -181,10 +181,10 @@ for (const place of PLACES) {
       const r = await run.timeExit(sentAt);
       t.diagnostic(`exit ${r.code} ${r.ms} ms after the only SIGTERM`);
       assert.equal(r.code, 2, describeFinished(r));
-      // The grace is 5 s (cli/main.ts): well before the 12 s, not at once.
-      assert.ok(r.ms >= 4000 && r.ms < 12_000, `exited ${r.ms} ms after the SIGTERM`);
+      // The grace is 10 s (cli/main.ts): soon after it, not at once.
+      assert.ok(r.ms >= 9000 && r.ms < 17_000, `exited ${r.ms} ms after the SIGTERM`);
       assert.match(r.stderr, /SIGTERM received, stopping/);
-      assert.match(r.stderr, /did not stop within 5 s of SIGTERM.*the destination may be partly written/);
+      assert.match(r.stderr, /did not stop within 10 s of SIGTERM.*the destination may be partly written/);
       assert.doesNotMatch(r.stderr, /^ {4}at /m);
       if (ssh !== undefined) await assertAllGone([ssh], 'the ssh client');
       if (place === 'through a local agent') await assertAllGone(agents, 'the local agent');
