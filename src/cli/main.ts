@@ -130,11 +130,14 @@ async function delivered(code: number, stdout: SafeOutput, stderr: SafeOutput, r
   return EXIT_RUNTIME;
 }
 
+/** How long the first signal waits for the run to stop cleanly before basyn quits anyway. */
+const STOP_GRACE_MS = 10_000;
+
 /**
  * SIGINT, SIGTERM and SIGHUP stop the run cleanly through the AbortSignal (writes in
- * flight are finished, the bitmap is flushed); a second signal quits at once. Once the
- * run is over, a signal (a second Ctrl-C while the process winds down) exits with the
- * run's code. The handlers stay installed to the end: removing the last listener
+ * flight are finished, the bitmap is flushed), within STOP_GRACE_MS; a second signal
+ * quits at once. Once the run is over, a signal (a second Ctrl-C while the process
+ * winds down) exits with the run's code. The handlers stay installed to the end: removing the last listener
  * gives the signal back its default action, and one arriving then would kill the
  * process by the signal instead of exiting 2.
  */
@@ -147,6 +150,12 @@ function handleSignals(controller: AbortController, stderr: SafeOutput): (code: 
     if (count === 1) {
       stderr.write(`\nbasyn: ${name} received, stopping (send it again to quit at once)\n`);
       controller.abort(new InterruptedError(`interrupted by ${name}`));
+      // A clean stop waits for writes in flight; an agent that does not answer (stopped,
+      // thrashing) would make it wait for ever. Its processes are killed on the way out.
+      setTimeout(() => {
+        stderr.write(`basyn: the run did not stop within ${STOP_GRACE_MS / 1000} s of ${name} (does the agent answer?), quitting; the destination may be partly written\n`);
+        process.exit(EXIT_RUNTIME);
+      }, STOP_GRACE_MS).unref();
     } else {
       stderr.write(`basyn: ${name} received again, quitting at once; the destination may be partly written\n`);
       // The agent and ssh are killed on the way out (transport/agent-process.ts).

@@ -31,6 +31,12 @@ const BLOCK_CREDIT_ITEMS = 1024;
 /** Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs nothing on the wire but is one more object here). */
 const WRITE_WINDOW = { bytes: 16 * 1024 * 1024, items: 256 };
 const HANDSHAKE_TIMEOUT_MS = 120_000;
+/**
+ * How long close() waits for queued writes to leave before it gives up on an agent
+ * that does not read them (stopped, or thrashing) and ends it: closing never waits
+ * for ever, whatever the agent does.
+ */
+const CLOSE_DRAIN_MS = 5000;
 
 /** The byte streams to an agent, and what can be said when they break. */
 export interface AgentLink {
@@ -508,7 +514,7 @@ export class RemoteDevice implements Device {
     return this.lastStatus;
   }
 
-  /** Says BYE and waits for the agent to exit. */
+  /** Says BYE and waits for the agent to exit; ends an agent that does not take its writes (and throws). */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -516,9 +522,23 @@ export class RemoteDevice implements Device {
     // for the agent (or ssh) to exit, which would cost one more round trip.
     const settled = this.failure === undefined && this.statusFresh;
     if (this.failure === undefined) {
-      await this.writes.drain().catch(() => undefined);
-      this.channel.send({ type: MessageType.Bye });
-      await this.channel.endOutput();
+      const said = (async () => {
+        await this.writes.drain().catch(() => undefined);
+        this.channel.send({ type: MessageType.Bye });
+        await this.channel.endOutput();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_DRAIN_MS)));
+      const outcome = await Promise.race([said.then(() => 'said' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        // Its writes never left: the agent is ended (killed if it does not go), not waited for.
+        said.catch(() => undefined);
+        const error = new TransportError(`the agent on ${this.link.where} did not take its last writes within ${CLOSE_DRAIN_MS / 1000} s; the destination may be partly written`);
+        this.fatal(error);
+        await this.link.close({ wait: true });
+        throw error;
+      }
     }
     await this.link.close({ wait: !settled });
     await this.explaining;

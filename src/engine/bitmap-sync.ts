@@ -36,10 +36,19 @@ import { zipDigests } from './zip-digests.js';
  * A batch is committed when it holds this many bytes of blocks, or this many blocks...
  * Up to three batches' blocks are held (two committing, one filling), each one an
  * object or two that lives long enough to reach V8's old generation: 16 MiB and 8192
- * blocks took a first run at --buffer 4 to 200 MiB.
+ * blocks took a first run at --buffer 4 to 200 MiB, 8 MiB and 1024 blocks to 153 MiB.
+ * (Only blocks under 32 KiB reach the count first: at the default --buffer a batch
+ * is cut by bytes.)
  */
 const BATCH_BYTES = 8 * 1024 * 1024;
-const BATCH_ITEMS = 1024;
+const BATCH_ITEMS = 256;
+/**
+ * Blocks smaller than this are hashed on this thread: two hashing threads cost about
+ * 30 MiB and their read-ahead 8 MiB more, and with blocks this small the work per block
+ * on this thread, not hashing, bounds the scan (an unchanged run of 128 MiB at --buffer
+ * 4 took 1.3 times as long with the threads as without: bench/README.md).
+ */
+const SMALLEST_BLOCK_FOR_HASH_THREADS = 64 * 1024;
 /**
  * Moves of one batch in flight at once: in PULL each is a read from the agent (a round
  * trip to hide); in PUSH a write, and the destination queues no more than 256 anyway.
@@ -74,7 +83,7 @@ export async function bitmapSync(
   try {
     // Reading only the source, this side hashes alone: let it use every core.
     // (XXH128 hashes faster than the threads could be fed: reading is its bound.)
-    const threads = mode === 'bitmap' && ctx.hashThreadsWorthIt !== false ? ctx.hashThreads ?? 1 : 1;
+    const threads = mode === 'bitmap' && ctx.hashThreadsWorthIt !== false && unit >= SMALLEST_BLOCK_FOR_HASH_THREADS ? ctx.hashThreads ?? 1 : 1;
     const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal, { threads });
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);

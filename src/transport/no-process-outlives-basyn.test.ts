@@ -5,6 +5,9 @@
  * - basyn killed with -9 in the middle of a PUSH, while its agent works off a queue of
  *   writes on a slow disk: the agent (and ssh) are gone within seconds, not once the
  *   queue is written;
+ * - one SIGTERM while the agent does not answer: basyn gives up waiting for it within
+ *   seconds, exits 2 saying the destination may be partly written, and leaves neither
+ *   ssh nor a local agent behind;
  * - two SIGTERMs while the agent does not answer (stopped, as a thrashing one is for
  *   seconds at a time): basyn exits at once with exit 2, and no ssh client and no
  *   local agent is left; the stuck remote agent, once it runs again, stops within
@@ -147,6 +150,47 @@ for (const place of PLACES) {
       if (isAlive(agents[0]!)) process.kill(agents[0]!, 'SIGCONT');
     }
     // The remote agent, running again, finds its client gone and stops.
+    await assertAllGone(agents, 'the agent');
+    assert.deepEqual(holders(destination), [], 'something still has the destination open');
+    await assertNextRunRepairs(source, destination, where.hostArgs, where.sshd?.env);
+  });
+}
+
+for (const place of PLACES) {
+  test(`one SIGTERM ${place} while the agent does not answer: basyn quits within seconds with exit 2, leaving no ${place === 'over ssh' ? 'ssh client' : 'agent'} behind`, async (t) => {
+    const where = await placeArgs(t, place);
+    if (where === undefined) return;
+    const size = 64 * MiB;
+    const name = place === 'over ssh' ? 'once-ssh' : 'once-local';
+    const source = join(dir.path, `${name}-source.img`);
+    const destination = join(dir.path, `${name}-destination.img`);
+    await writeCompressibleImage(source, size, 11);
+    const { run } = await spawnStoppedEarly(
+      ['-l', source, '-r', destination, '-a', 'PUSH', '-m', 'COPY', '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
+      { env: where.sshd?.env, prepare: () => sparseImage(destination, size), progress: () => allocatedNow(destination), latest: size / 2 },
+    );
+    const agents = holders(destination, [run.pid]);
+    assert.equal(agents.length, 1, `one agent with the destination open, found ${agents.length}`);
+    const ssh = sshChild(run.pid);
+    if (place === 'over ssh') assert.ok(ssh !== undefined, 'no ssh child of basyn');
+    process.kill(agents[0]!, 'SIGSTOP');
+    try {
+      process.kill(run.pid, 'SIGCONT');
+      const sentAt = Date.now();
+      process.kill(run.pid, 'SIGTERM');
+      const r = await run.timeExit(sentAt);
+      t.diagnostic(`exit ${r.code} ${r.ms} ms after the only SIGTERM`);
+      assert.equal(r.code, 2, describeFinished(r));
+      // The grace is 10 s (cli/main.ts): soon after it, not at once.
+      assert.ok(r.ms >= 9000 && r.ms < 17_000, `exited ${r.ms} ms after the SIGTERM`);
+      assert.match(r.stderr, /SIGTERM received, stopping/);
+      assert.match(r.stderr, /did not stop within 10 s of SIGTERM.*the destination may be partly written/);
+      assert.doesNotMatch(r.stderr, /^ {4}at /m);
+      if (ssh !== undefined) await assertAllGone([ssh], 'the ssh client');
+      if (place === 'through a local agent') await assertAllGone(agents, 'the local agent');
+    } finally {
+      if (isAlive(agents[0]!)) process.kill(agents[0]!, 'SIGCONT');
+    }
     await assertAllGone(agents, 'the agent');
     assert.deepEqual(holders(destination), [], 'something still has the destination open');
     await assertNextRunRepairs(source, destination, where.hostArgs, where.sshd?.env);
