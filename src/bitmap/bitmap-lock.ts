@@ -12,6 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { link, lstat, open, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -150,16 +151,41 @@ function inUse(bitmapPath: string, path: string, holder: Holder, mayBeStale: boo
   return new BitmapError(`bitmap ${quoteName(bitmapPath)} is in use by another basyn run (${who})${advice}`, context);
 }
 
+/**
+ * Lock files this process holds. A run that quits with process.exit (a second signal,
+ * or a first one whose clean stop did not come within its grace) never reaches its
+ * release(): the exit hook removes them, so no lock outlives the run that made it.
+ */
+const heldLockFiles = new Set<string>();
+let exitHookInstalled = false;
+
+function removeHeldLockFilesOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const path of heldLockFiles) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone: nothing to clean.
+      }
+    }
+  });
+}
+
 async function lockFile(bitmapPath: string, path: string): Promise<{ release(): Promise<void> }> {
   const me = `${process.pid} ${hostname()}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await createWithContent(path, me);
+      removeHeldLockFilesOnExit();
+      heldLockFiles.add(path);
       let released = false;
       return {
         release: async () => {
           if (released) return;
           released = true;
+          heldLockFiles.delete(path);
           await unlink(path).catch(() => undefined);
         },
       };

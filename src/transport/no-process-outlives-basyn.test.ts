@@ -15,6 +15,7 @@
  * - either way the next run is not refused as busy, and leaves the devices equal.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { pidsWithFileOpen } from '../test-support/bitmap-files.js';
@@ -156,17 +157,23 @@ for (const place of PLACES) {
   });
 }
 
-for (const place of PLACES) {
-  test(`one SIGTERM ${place} while the agent does not answer: basyn quits within seconds with exit 2, leaving no ${place === 'over ssh' ? 'ssh client' : 'agent'} behind`, async (t) => {
+// The bitmap case: a run that quits after its grace never reaches its lock's release;
+// the lock file must still not outlive it.
+const ONE_SIGTERM = [...PLACES.map((place) => ({ place, bitmap: false })), { place: PLACES.find((p) => p !== 'over ssh')!, bitmap: true }];
+
+for (const { place, bitmap } of ONE_SIGTERM) {
+  test(`one SIGTERM ${place}${bitmap ? ' in a bitmap run' : ''} while the agent does not answer: basyn quits within seconds with exit 2, leaving no ${place === 'over ssh' ? 'ssh client' : 'agent'}${bitmap ? ' and no bitmap lock' : ''} behind`, async (t) => {
     const where = await placeArgs(t, place);
     if (where === undefined) return;
     const size = 64 * MiB;
-    const name = place === 'over ssh' ? 'once-ssh' : 'once-local';
+    const name = `${place === 'over ssh' ? 'once-ssh' : 'once-local'}${bitmap ? '-bitmap' : ''}`;
     const source = join(dir.path, `${name}-source.img`);
     const destination = join(dir.path, `${name}-destination.img`);
+    const bitmapFile = join(dir.path, `${name}.bitmap`);
     await writeCompressibleImage(source, size, 11);
+    const mode = bitmap ? ['-m', 'SYNC', '-b', bitmapFile] : ['-m', 'COPY'];
     const { run } = await spawnStoppedEarly(
-      ['-l', source, '-r', destination, '-a', 'PUSH', '-m', 'COPY', '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
+      ['-l', source, '-r', destination, '-a', 'PUSH', ...mode, '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
       { env: where.sshd?.env, prepare: () => sparseImage(destination, size), progress: () => allocatedNow(destination), latest: size / 2 },
     );
     const agents = holders(destination, [run.pid]);
@@ -188,6 +195,7 @@ for (const place of PLACES) {
       assert.doesNotMatch(r.stderr, /^ {4}at /m);
       if (ssh !== undefined) await assertAllGone([ssh], 'the ssh client');
       if (place === 'through a local agent') await assertAllGone(agents, 'the local agent');
+      if (bitmap) assert.equal(existsSync(`${bitmapFile}.lock`), false, 'the bitmap lock outlived the run');
     } finally {
       if (isAlive(agents[0]!)) process.kill(agents[0]!, 'SIGCONT');
     }
