@@ -90,7 +90,6 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       // "As many as there are cores": each side caps it at its own core count.
       // Worker threads cannot start without a working directory: hash on this one then.
       hashThreads: workingDirectoryIsGone() ? 1 : 64,
-      hashThreadsWorthIt: settings.hash.name !== 'XXH128',
       dryRun: settings.dryRun === true,
       onDifference: hooks.onDifference,
     };

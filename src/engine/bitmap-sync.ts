@@ -72,9 +72,8 @@ export async function bitmapSync(
   const hasDestination = destinationOrLater !== undefined;
   ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
   try {
-    // Reading only the source, this side hashes alone: let it use every core.
-    // (XXH128 hashes faster than the threads could be fed: reading is its bound.)
-    const threads = mode === 'bitmap' && ctx.hashThreadsWorthIt !== false ? ctx.hashThreads ?? 1 : 1;
+    // Reading only the source, this side hashes alone: let it read and hash on every core.
+    const threads = mode === 'bitmap' ? ctx.hashThreads ?? 1 : 1;
     const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal, { threads });
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);
