@@ -30,8 +30,14 @@ export function syncOverlapsLogin(settings: SyncOverlapShape, hasAgent: boolean)
     settings.writeDelta === undefined && settings.undo === undefined && settings.local !== undefined && settings.local !== '-';
 }
 
-/** Digests kept ahead of the SYNC at most: memory for a few bytes and an object per block. */
+/**
+ * How far the stream runs ahead of the SYNC at most: in blocks (memory: a few bytes
+ * and an object each), and in bytes, so that a block found to differ is read again
+ * soon after the stream read it, from the page cache rather than the disk. 512 MiB is
+ * what two cores hash in about the time of a login.
+ */
 const KEPT_AHEAD = 16384;
+const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
 
 /**
  * The source, with its digest stream of [0, size) in blocks of `blockSize` already
@@ -61,7 +67,9 @@ export class EarlyDigestSource extends WrappedDevice {
     const digests = this.inner.digests(0, this.inner.size, this.blockSize, undefined, options)[Symbol.asyncIterator]();
     try {
       for (;;) {
-        while (this.kept.length >= KEPT_AHEAD && !this.stopped) await new Promise<void>((resolve) => (this.wakePump = resolve));
+        while (this.kept.length >= Math.min(KEPT_AHEAD, Math.max(1, Math.floor(KEPT_AHEAD_BYTES / this.blockSize))) && !this.stopped) {
+          await new Promise<void>((resolve) => (this.wakePump = resolve));
+        }
         if (this.stopped) break;
         const next = await digests.next();
         if (next.done === true) break;

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
 import { quoteName } from '../report/quote.js';
 import { RangeReadFailure } from '../hash/range-jobs.js';
-import { RangeLanes } from '../hash/range-lanes.js';
+import { RangeLanes, THREADS_FROM_BYTES } from '../hash/range-lanes.js';
 import { usableCpus } from '../util/node-features.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import { loadIncrementalDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
@@ -259,7 +259,8 @@ export class LocalDevice implements Device {
   /** Block digests; each `data` is valid only until the next block is asked for (buffers are reused). */
   async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
     const threads = Math.min(options?.threads ?? 1, usableCpus());
-    if (threads > 1 && end > start) {
+    // A short range is over before a thread would be up: read here, and keep the data.
+    if (threads > 1 && end - start >= THREADS_FROM_BYTES) {
       yield* this.parallelDigests(start, end, blockSize, threads, signal);
       return;
     }

@@ -73,7 +73,9 @@ export async function bitmapSync(
   ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
   try {
     // Reading only the source, this side hashes alone: let it read and hash on every core.
-    const threads = mode === 'bitmap' ? ctx.hashThreads ?? 1 : 1;
+    // (Threads give back digests without the data: a new bitmap, which sends every block,
+    // reads and hashes on this thread and keeps each block's data for its write.)
+    const threads = mode === 'bitmap' && !bitmap.fresh ? ctx.hashThreads ?? 1 : 1;
     const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal, { threads });
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);

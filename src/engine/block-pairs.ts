@@ -10,6 +10,7 @@ import type { Block, BlockDigest, Device } from '../device/device.js';
 import { LocalDevice } from '../device/local-device.js';
 import { PIECE_BYTES } from '../device/pieces.js';
 import { usableCpus } from '../util/node-features.js';
+import { THREADS_FROM_BYTES } from '../hash/range-lanes.js';
 import type { EngineContext } from './engine-context.js';
 import { zipDigests } from './zip-digests.js';
 
@@ -28,7 +29,7 @@ export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs
   if (comparesBytes(a, b)) {
     // Two files of this machine: threads read and compare ranges of both on every core.
     const threads = Math.min(ctx.hashThreads ?? 1, usableCpus());
-    if (threads > 1 && ctx.size > 0 && a instanceof LocalDevice && b instanceof LocalDevice) {
+    if (threads > 1 && ctx.size >= THREADS_FROM_BYTES && a instanceof LocalDevice && b instanceof LocalDevice) {
       return { pairs: a.comparedWith(b, ctx.size, ctx.blockSize, threads, ctx.signal), byBytes: true };
     }
     if (ctx.blockSize > PIECE_BYTES) return { pairs: comparedInPieces(a, b, ctx), byBytes: true };
