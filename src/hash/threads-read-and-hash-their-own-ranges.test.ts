@@ -4,7 +4,9 @@
  * every block size (smaller than a read piece, equal to it, larger, odd) and device
  * size (odd, shorter than one block), and, comparing two files, exactly the blocks that
  * differ, wherever in a block or piece the difference lies. A read that fails on a
- * thread is the device's error, naming it and the offset.
+ * thread is the device's error, naming it and the offset. End to end, a bitmap SYNC
+ * (XXH128 and SHA1) and a local SYNC long enough to use the threads move exactly the
+ * changed blocks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,8 @@ import { join } from 'node:path';
 import { LocalDevice } from '../device/local-device.js';
 import { DeviceError } from '../errors.js';
 import { hashByName, loadDigest } from './hash-algorithms.js';
-import { seededImage } from '../test-support/images.js';
+import { cmp, imagePair, scribble, seededImage } from '../test-support/images.js';
+import { describeRun, runBasyn } from '../test-support/run-basyn.js';
 import { tempDirForFile } from '../test-support/temp-dir.js';
 import { RANGE_PIECE_BYTES } from './range-jobs.js';
 import { THREADS_FROM_BYTES } from './range-lanes.js';
@@ -100,4 +103,30 @@ test('a device cut short under a threaded scan fails naming it and the offset', 
   } finally {
     await device.close();
   }
+});
+
+const CHANGES = [5 * 1024 * 1024 + 3, 40 * 1024 * 1024 + 1, SIZE - 10];
+
+for (const hash of ['XXH128', 'SHA1']) {
+  test(`a bitmap SYNC hashed on threads (${hash}) sends exactly the changed blocks`, async () => {
+    const p = await imagePair(dir.path, `bitmap-${hash}`, SIZE, 7, 'none');
+    const bitmap = join(dir.path, `bitmap-${hash}.bitmap`);
+    const args = ['-l', p.source, '-r', p.destination, '-a', 'PUSH', '-m', 'SYNC', `--hash=${hash}`, '-b', bitmap, '--verbose'];
+    const first = await runBasyn(args);
+    assert.equal(first.code, 0, describeRun(first));
+    await scribble(p.source, CHANGES, 5, 8);
+    const r = await runBasyn(args);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, new RegExp(`: ${CHANGES.length} of ${Math.ceil(SIZE / (2 * 1024 * 1024))} blocks differ`));
+    assert.ok(await cmp(p.source, p.destination), 'cmp: devices differ');
+  });
+}
+
+test('a local SYNC compared on threads moves exactly the changed blocks', async () => {
+  const p = await imagePair(dir.path, 'local', SIZE, 9, 'none');
+  await scribble(p.source, CHANGES, 5, 10);
+  const r = await runBasyn(['-l', p.source, '-r', p.destination, '-a', 'PUSH', '-m', 'SYNC', '--verbose']);
+  assert.equal(r.code, 0, describeRun(r));
+  assert.match(r.stdout, new RegExp(`: ${CHANGES.length} of ${Math.ceil(SIZE / (2 * 1024 * 1024))} blocks differ`));
+  assert.ok(await cmp(p.source, p.destination), 'cmp: devices differ');
 });
