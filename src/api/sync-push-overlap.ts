@@ -4,8 +4,8 @@
  * of it is known before the agent is up (from 0 to the source's size, in blocks of
  * --buffer). So the source is read and hashed from the start, on every core (nothing
  * else hashes here yet), while ssh logs in and the agent starts; the digests are kept
- * (a few bytes per block, without the blocks' data) and handed to the SYNC when it
- * begins. Nothing is written before that: the destination is opened and its size
+ * (a few bytes per block, and the data of the first 16 MiB) and handed to the SYNC
+ * when it begins. Nothing is written before that: the destination is opened and its size
  * checked first, as in any run. A differing block is read again to be moved.
  *
  * A PULL cannot do this (its source is the remote device), and neither does a run
@@ -38,6 +38,11 @@ export function syncOverlapsLogin(settings: SyncOverlapShape, hasAgent: boolean)
  */
 const KEPT_AHEAD = 16384;
 const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
+/**
+ * Block data kept with the digests, at most: a small run's differing blocks then need
+ * no second read. (A stream on several threads brings no data: those are read again.)
+ */
+const KEPT_DATA_BYTES = 16 * 1024 * 1024;
 
 /**
  * The source, with its digest stream of [0, size) in blocks of `blockSize` already
@@ -56,6 +61,7 @@ export class EarlyDigestSource extends WrappedDevice {
   private readonly pumping: Promise<void>;
 
   private hashed = 0;
+  private keptDataBytes = 0;
 
   /** `onTaken` is told how many blocks were hashed before the SYNC began (for --verbose). */
   constructor(source: Device, private readonly blockSize: number, options: DigestOptions, private readonly onTaken?: (hashed: number, blocks: number) => void) {
@@ -74,8 +80,10 @@ export class EarlyDigestSource extends WrappedDevice {
         const next = await digests.next();
         if (next.done === true) break;
         const d = next.value;
-        // The stream's buffers are reused as it moves on: keep a copy of the digest, not the data.
-        this.kept.push({ offset: d.offset, length: d.length, digest: Buffer.from(d.digest) });
+        // The stream's buffers are reused as it moves on: keep copies (of the data, within a budget).
+        const keepData = d.data !== undefined && this.keptDataBytes + d.data.length <= KEPT_DATA_BYTES;
+        if (keepData) this.keptDataBytes += d.data!.length;
+        this.kept.push({ offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: keepData ? Buffer.from(d.data!) : undefined });
         this.hashed++;
         this.wakeReader?.();
       }
@@ -100,6 +108,7 @@ export class EarlyDigestSource extends WrappedDevice {
       signal?.throwIfAborted();
       const d = this.kept.shift();
       if (d !== undefined) {
+        this.keptDataBytes -= d.data?.length ?? 0;
         this.wakePump?.();
         yield d;
         continue;
