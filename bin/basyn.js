@@ -17,7 +17,8 @@ import('node:fs').then(async ({ readFileSync }) => {
   // docs/design.md. Set before the CLI's modules load, hence the dynamic import.
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--max-opt=1');
-  const { cliMain } = await import('../dist/src/cli/main.js');
+  // One bundled file (scripts/bundle-cli.mjs): a hundred modules load slower one by one.
+  const { cliMain } = await import('../dist/src/cli/main.bundle.mjs');
   cliMain();
 }).catch((error) => {
   process.stderr.write(`basyn: cannot start: ${String(error?.message ?? error).split('\n')[0]}\n`);

@@ -14,6 +14,7 @@ import type { Device } from '../device/device.js';
 import { RemoteDevice } from '../device/remote-device.js';
 import { bitmapSync } from '../engine/bitmap-sync.js';
 import { checkedLater, overlapsLogin } from './bitmap-push-overlap.js';
+import { EarlyDigestSource, syncOverlapsLogin } from './sync-push-overlap.js';
 import { spotCheckBitmap } from '../engine/bitmap-spot-check.js';
 import { copyDevices } from '../engine/copy.js';
 import { silentLog, silentProgress, type EngineContext, type EngineLog, type ProgressListener } from '../engine/engine-context.js';
@@ -68,6 +69,12 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       } else if (side === 'local' && settings.local !== undefined) {
         opened.local = await openLocal(settings.local, 'local', settings, digest, action === 'PULL' && settings.dryRun !== true && settings.writeDelta === undefined, createSize, log);
       }
+      // A plain PUSH SYNC hashes its source while ssh logs in (sync-push-overlap.ts).
+      if (side === 'local' && opened.local !== undefined && opened.local.size > 0 && syncOverlapsLogin(settings, agent !== undefined)) {
+        log.verbose('reading and hashing the source while the agent starts; nothing is written before the destination is open and its size checked');
+        opened.local = new EarlyDigestSource(opened.local, settings.bufferSize, { threads: workingDirectoryIsGone() ? 1 : 64 }, (hashed, blocks) =>
+          log.verbose(`source hashed before the destination was open: ${hashed} of ${blocks} blocks`));
+      }
       if (side === 'remote' && settings.remote !== undefined) {
         const writable = action === 'PUSH' && settings.dryRun !== true && settings.writeDelta === undefined;
         if (overlap) {
@@ -95,7 +102,6 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
       // "As many as there are cores": each side caps it at its own core count.
       // Worker threads cannot start without a working directory: hash on this one then.
       hashThreads: workingDirectoryIsGone() ? 1 : 64,
-      hashThreadsWorthIt: settings.hash.name !== 'XXH128',
       dryRun: settings.dryRun === true,
       onDifference: hooks.onDifference,
     };

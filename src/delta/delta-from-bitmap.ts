@@ -26,7 +26,7 @@ export async function writeDeltaFromBitmap(source: Device, bitmap: BitmapFile, w
   let page: Buffer = Buffer.alloc(0);
   let pageFirst = -1;
   ctx.progress.start('DELTA', ctx.size);
-  const threads = ctx.hashThreadsWorthIt !== false ? ctx.hashThreads ?? 1 : 1;
+  const threads = ctx.hashThreads ?? 1;
   for await (const s of source.digests(0, ctx.size, unit, ctx.signal, { threads })) {
     const index = s.offset / unit;
     if (pageFirst < 0 || index >= pageFirst + PAGE_ENTRIES) {

@@ -8,7 +8,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { homedir } from 'node:os';
 import { DeviceError, describeContext, systemErrorText, type ErrorContext } from '../errors.js';
 import { quoteName } from '../report/quote.js';
-import { DigestPool } from '../hash/digest-pool.js';
+import { RangeReadFailure } from '../hash/range-jobs.js';
+import { RangeLanes, THREADS_FROM_BYTES } from '../hash/range-lanes.js';
 import { usableCpus } from '../util/node-features.js';
 import { isAllZero } from '../protocol/block-codec.js';
 import { loadIncrementalDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
@@ -257,13 +258,14 @@ export class LocalDevice implements Device {
 
   /** Block digests; each `data` is valid only until the next block is asked for (buffers are reused). */
   async *digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncGenerator<BlockDigest> {
-    if (blockSize > READ_UNIT) {
-      yield* this.piecewiseDigests(start, end, blockSize, signal);
+    const threads = Math.min(options?.threads ?? 1, usableCpus());
+    // A short range is over before a thread would be up: read here, and keep the data.
+    if (threads > 1 && end - start >= THREADS_FROM_BYTES) {
+      yield* this.parallelDigests(start, end, blockSize, threads, signal);
       return;
     }
-    const threads = Math.min(options?.threads ?? 1, usableCpus());
-    if (threads > 1 && end > start) {
-      yield* this.parallelDigests(start, end, blockSize, threads, signal);
+    if (blockSize > READ_UNIT) {
+      yield* this.piecewiseDigests(start, end, blockSize, signal);
       return;
     }
     for await (const unit of this.units(start, end, blockSize, true, signal)) {
@@ -295,54 +297,67 @@ export class LocalDevice implements Device {
   }
 
   /**
-   * The same stream with hashing on `threads` worker threads: units are read ahead,
-   * handed to the threads in turn (their memory moves, it is not copied) and yielded
-   * in order. The main thread only reads and compares.
+   * The same stream read and hashed on `threads` threads, this one included, each
+   * reading its own ranges from this device's descriptor into a buffer of its own and
+   * giving back only the digests (hash/range-lanes.ts). The digests carry no data: a
+   * differing block is read again to be moved (it is rare, and in the page cache by then).
    */
   private async *parallelDigests(start: number, end: number, blockSize: number, threads: number, signal?: AbortSignal): AsyncGenerator<BlockDigest> {
     this.checkRange('read', start, end - start);
-    const unit = blockSize * Math.max(1, Math.floor(READ_UNIT / blockSize));
-    const bufferSize = Math.min(unit, end - start);
-    const pool = await DigestPool.start(this.hash, threads);
+    const lanes = new RangeLanes(this.hash, threads, end - start);
     const digestLength = this.hash.digestLength;
-    const free: ArrayBuffer[] = [];
-    const inFlight: Promise<{ offset: number; length: number; buffer: ArrayBuffer; digests: Buffer }>[] = [];
-    let next = start;
-    const ahead = readsAhead(unit, READ_AHEAD + threads);
-    const issue = (want: number): void => {
-      while (inFlight.length < want && next < end) {
-        const offset = next;
-        const length = Math.min(unit, end - next);
-        const memory = free.pop() ?? new ArrayBuffer(bufferSize);
-        const p = this.readInto(Buffer.from(memory, 0, length), offset)
-          .then(() => pool.digest(memory, length, blockSize))
-          .then((r) => ({ offset, length, ...r }));
-        p.catch(() => undefined);
-        inFlight.push(p);
-        next += length;
-      }
-    };
     try {
-      issue(Math.max(1, ahead));
-      while (inFlight.length > 0) {
-        signal?.throwIfAborted();
-        const r = await inFlight.shift()!;
-        issue(ahead);
-        for (let at = 0, i = 0; at < r.length; at += blockSize, i++) {
-          const length = Math.min(blockSize, r.length - at);
-          yield {
-            offset: r.offset + at,
-            length,
-            digest: r.digests.subarray(i * digestLength, (i + 1) * digestLength),
-            data: Buffer.from(r.buffer, at, length),
-          };
+      const jobs = rangeJobs(start, end, blockSize, lanes.jobsInFlight, signal, (offset, length) =>
+        lanes.run({ kind: 'digest', fd: this.handle.fd, offset, length, blockSize }));
+      for await (const job of jobs) {
+        const digests = await job.result.catch((error: unknown) => {
+          throw this.readFailure(error);
+        });
+        this.bytesRead += job.length;
+        for (let at = 0, i = 0; at < job.length; at += blockSize, i++) {
+          yield { offset: job.offset + at, length: Math.min(blockSize, job.length - at), digest: digests.subarray(i * digestLength, (i + 1) * digestLength) };
         }
-        free.push(r.buffer);
-        if (inFlight.length === 0) issue(1);
       }
     } finally {
-      await pool.close();
+      await lanes.close();
     }
+  }
+
+  /**
+   * Pairs of the same blocks of this device and `other` (both on this machine), read and
+   * compared byte for byte on `threads` threads as parallelDigests hashes: the pair's
+   * digests are markers, equal only when the blocks are. No data comes back: a differing
+   * block is read again to be moved.
+   */
+  async *comparedWith(other: LocalDevice, end: number, blockSize: number, threads: number, signal?: AbortSignal): AsyncGenerator<[BlockDigest, BlockDigest]> {
+    this.checkRange('read', 0, end);
+    other.checkRange('read', 0, end);
+    const lanes = new RangeLanes(this.hash, threads, 2 * end);
+    try {
+      const jobs = rangeJobs(0, end, blockSize, lanes.jobsInFlight, signal, (offset, length) =>
+        lanes.run({ kind: 'compare', fd: this.handle.fd, otherFd: other.handle.fd, offset, length, blockSize }));
+      for await (const job of jobs) {
+        const differing = await job.result.catch((error: unknown) => {
+          throw error instanceof RangeReadFailure && error.fd === other.handle.fd ? other.readFailure(error) : this.readFailure(error);
+        });
+        this.bytesRead += job.length;
+        other.bytesRead += job.length;
+        for (let at = 0, i = 0; at < job.length; at += blockSize, i++) {
+          const block = { offset: job.offset + at, length: Math.min(blockSize, job.length - at) };
+          yield [{ ...block, digest: SAME }, { ...block, digest: differing[i] === 1 ? DIFFERENT : SAME }];
+        }
+      }
+    } finally {
+      await lanes.close();
+    }
+  }
+
+  /** A thread's failed read as this device's error. */
+  private readFailure(error: unknown): unknown {
+    if (!(error instanceof RangeReadFailure)) return error;
+    if (error.code === undefined) return this.error('read', error.offset, error.message);
+    const cause = Object.assign(new Error(error.message), { code: error.code });
+    return this.error('read', error.offset, `read failed: ${systemErrorText(cause)}`, cause);
   }
 
   /**
@@ -530,6 +545,47 @@ export class LocalDevice implements Device {
  */
 function readsAhead(unit: number, wanted: number): number {
   return Math.min(wanted, Math.floor((wanted * READ_UNIT) / unit));
+}
+
+/** Bytes a thread is given at a time: about 30 ms of work, few messages per GiB. */
+const JOB_BYTES = 8 * 1024 * 1024;
+
+/** Markers standing for a block's digest where its bytes were compared (comparedWith). */
+export const SAME = Buffer.from([0]);
+export const DIFFERENT = Buffer.from([1]);
+
+/**
+ * Splits [start, end) into jobs of whole blocks (about JOB_BYTES, at least one block)
+ * and keeps `inFlightMax` of them in flight; yields them in order with their results.
+ */
+async function* rangeJobs<T>(
+  start: number,
+  end: number,
+  blockSize: number,
+  inFlightMax: number,
+  signal: AbortSignal | undefined,
+  run: (offset: number, length: number) => Promise<T>,
+): AsyncGenerator<{ offset: number; length: number; result: Promise<T> }> {
+  const step = blockSize * Math.max(1, Math.floor(JOB_BYTES / blockSize));
+  const inFlight: { offset: number; length: number; result: Promise<T> }[] = [];
+  let next = start;
+  const issue = (): void => {
+    while (inFlight.length < inFlightMax && next < end) {
+      const length = Math.min(step, end - next);
+      const result = run(next, length);
+      result.catch(() => undefined); // awaited in order by the consumer
+      inFlight.push({ offset: next, length, result });
+      next += length;
+    }
+  };
+  issue();
+  while (inFlight.length > 0) {
+    signal?.throwIfAborted();
+    const job = inFlight.shift()!;
+    await job.result.catch(() => undefined);
+    issue();
+    yield job;
+  }
 }
 
 /** The digests of `data` cut into chunks of `chunkSize` (the last may be short). */

@@ -81,9 +81,12 @@ export async function bitmapSync(
   const hasDestination = destinationOrLater !== undefined;
   ctx.progress.start(mode === 'update' ? 'SYNC+BITMAP' : 'BITMAP SYNC', ctx.size);
   try {
-    // Reading only the source, this side hashes alone: let it use every core.
-    // (XXH128 hashes faster than the threads could be fed: reading is its bound.)
-    const threads = mode === 'bitmap' && ctx.hashThreadsWorthIt !== false && unit >= SMALLEST_BLOCK_FOR_HASH_THREADS ? ctx.hashThreads ?? 1 : 1;
+    // Reading only the source, this side hashes alone: let it read and hash on every core.
+    // (Threads give back digests without the data: a new bitmap, which sends every block,
+    // reads and hashes on this thread and keeps each block's data for its write. Blocks
+    // under SMALLEST_BLOCK_FOR_HASH_THREADS stay here too: per-block costs, not hashing,
+    // bound them, and the threads' read-ahead would cost memory for nothing.)
+    const threads = mode === 'bitmap' && !bitmap.fresh && unit >= SMALLEST_BLOCK_FOR_HASH_THREADS ? ctx.hashThreads ?? 1 : 1;
     const sourceDigests = source.digests(0, ctx.size, unit, ctx.signal, { threads });
     const pairs: AsyncIterable<[BlockDigest, BlockDigest | undefined]> =
       mode === 'update' ? zipDigests(sourceDigests, destination!.digests(0, ctx.size, unit, ctx.signal)) : alone(sourceDigests);

@@ -4,9 +4,13 @@
  * here. When both devices read into this process, the bytes themselves stand in for
  * the digests: comparing 2 MiB with memcmp costs a fraction of hashing it twice on
  * the cores this process shares, and it is exact where a digest is only nearly so.
+ * Two local files are read and compared by threads, a range each (digest-worker.ts).
  */
 import type { Block, BlockDigest, Device } from '../device/device.js';
+import { LocalDevice } from '../device/local-device.js';
 import { PIECE_BYTES } from '../device/pieces.js';
+import { usableCpus } from '../util/node-features.js';
+import { THREADS_FROM_BYTES } from '../hash/range-lanes.js';
 import type { EngineContext } from './engine-context.js';
 import { zipDigests } from './zip-digests.js';
 
@@ -23,6 +27,11 @@ export function comparesBytes(a: Device, b: Device): boolean {
 
 export function blockPairs(a: Device, b: Device, ctx: EngineContext): BlockPairs {
   if (comparesBytes(a, b)) {
+    // Two files of this machine: threads read and compare ranges of both on every core.
+    const threads = Math.min(ctx.hashThreads ?? 1, usableCpus());
+    if (threads > 1 && ctx.size >= THREADS_FROM_BYTES && a instanceof LocalDevice && b instanceof LocalDevice) {
+      return { pairs: a.comparedWith(b, ctx.size, ctx.blockSize, threads, ctx.signal), byBytes: true };
+    }
     if (ctx.blockSize > PIECE_BYTES) return { pairs: comparedInPieces(a, b, ctx), byBytes: true };
     const bytes = (d: Device): AsyncIterable<BlockDigest> =>
       bytesAsDigests(d.blocks(0, ctx.size, ctx.blockSize, ctx.signal, { reuseBuffers: true }));

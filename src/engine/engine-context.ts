@@ -32,8 +32,6 @@ export interface EngineContext {
   hash?: HashAlgorithm;
   /** Threads a side may hash on when it hashes alone (bitmap SYNC); default 1. */
   hashThreads?: number;
-  /** False when the hash outruns what threads gain (measured: XXH128 is slower on two threads). */
-  hashThreadsWorthIt?: boolean;
   signal: AbortSignal;
   progress: ProgressListener;
   log: EngineLog;

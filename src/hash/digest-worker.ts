@@ -1,41 +1,43 @@
 /**
- * A hashing thread: receives a read unit (its ArrayBuffer is transferred, not
- * copied), digests it block by block, and transfers the buffer back with the
- * digests. Bundled to dist/digest-worker.cjs and started with eval, so it also
- * runs inside the agent, which has no files of its own on the remote host.
+ * A hashing thread. It is given ranges of a file descriptor this process holds open,
+ * reads them itself (synchronously: blocking a thread of its own costs nobody) and
+ * posts back only the digests (range-jobs.ts): no block's bytes cross between threads.
+ *
+ * Bundled to dist/digest-worker.cjs and started with eval, so it also runs inside the
+ * agent, which has no files of its own on the remote host.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { hashById, loadDigest } from './hash-algorithms.js';
+import { hashById, loadIncrementalDigest } from './hash-algorithms.js';
 import { providePieces } from '../pieces/agent-pieces.js';
+import { RANGE_PIECE_BYTES, RangeReadFailure, runRangeJob, type RangeJob, type RangeWorkspace } from './range-jobs.js';
 
-export interface DigestJob {
-  id: number;
-  buffer: ArrayBuffer;
-  length: number;
-  blockSize: number;
-}
+export type NumberedRangeJob = RangeJob & { id: number };
 
-export interface DigestJobResult {
+export interface RangeJobResult {
   id: number;
-  buffer: ArrayBuffer;
-  digests: ArrayBuffer;
+  result?: ArrayBuffer;
+  /** A read that failed: where, on which descriptor, and the system's error (none for a short read). */
+  failure?: { offset: number; fd: number; code?: string; message: string };
 }
 
 const data = workerData as { hashId: number; pieces: Record<string, string> };
 providePieces(data.pieces);
 const algorithm = hashById(data.hashId)!;
-void loadDigest(algorithm).then((digest) => {
+void loadIncrementalDigest(algorithm).then((hasher) => {
   const port = parentPort!;
-  port.on('message', (job: DigestJob) => {
-    const data = Buffer.from(job.buffer, 0, job.length);
-    const count = Math.ceil(job.length / job.blockSize);
-    const out = Buffer.allocUnsafe(count * algorithm.digestLength);
-    for (let i = 0; i < count; i++) {
-      digest(data.subarray(i * job.blockSize, Math.min((i + 1) * job.blockSize, job.length))).copy(out, i * algorithm.digestLength);
-    }
-    const digests = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
-    const result: DigestJobResult = { id: job.id, buffer: job.buffer, digests };
-    port.postMessage(result, [job.buffer, digests]);
+  const workspace: RangeWorkspace = { piece: Buffer.allocUnsafe(RANGE_PIECE_BYTES), hasher, digestLength: algorithm.digestLength };
+  port.on('message', (job: NumberedRangeJob) => {
+    void runRangeJob(job, workspace).then(
+      (out) => {
+        const result = out.buffer as ArrayBuffer;
+        port.postMessage({ id: job.id, result } satisfies RangeJobResult, [result]);
+      },
+      (error: unknown) => {
+        if (!(error instanceof RangeReadFailure)) throw error;
+        const failure = { offset: error.offset, fd: error.fd, code: error.code, message: error.message };
+        port.postMessage({ id: job.id, failure } satisfies RangeJobResult);
+      },
+    );
   });
   port.postMessage('ready');
 });
