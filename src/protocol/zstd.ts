@@ -7,6 +7,9 @@
  * must be the block's raw length, before any memory is set aside for it; the
  * decompressor is then bounded to that many bytes.
  *
+ * The WASM build compresses on threads of its own (zstd-pool.ts), as node's runs on
+ * libuv's thread pool.
+ *
  * BASYN_ZSTD=wasm forces the WASM build even where node has zstd (to test the two
  * against each other on one machine); BASYN_ZSTD=none makes this process have no
  * zstd at all (an agent that offers none, as an older build would).
@@ -75,7 +78,8 @@ export async function zstdCompress(data: Buffer, level: number): Promise<Buffer>
   if (builtin !== undefined) {
     return builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length });
   }
-  return (await wasmEngine()).compress(data, level);
+  // Off the event loop (zstd-pool.ts): on the calling thread the link idles while it works.
+  return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
