@@ -2,16 +2,21 @@
  * How a block travels: raw, zlib- or zstd-compressed, or as a zero marker.
  * Compression runs on libuv's thread pool (zlib's async API, node's built-in zstd),
  * so several blocks compress at once on every core while the main thread keeps
- * hashing; the WASM zstd (zstd.ts) runs on the calling thread.
+ * hashing; the WASM zstd on threads of its own (zstd-pool.ts). At most one block per
+ * core is in a codec at once (codec-threads.ts).
  */
 import { promisify } from 'node:util';
 import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
 import { zstdCompress, zstdDecompress } from './zstd.js';
+import { threadedCodecGate } from './codec-threads.js';
 
-const deflateAsync = promisify(deflate);
-const inflateAsync = promisify(inflate);
+const deflateThreaded = promisify(deflate);
+const inflateThreaded = promisify(inflate);
+// One block per core at once (codec-threads.ts): what waits holds no zlib stream yet.
+const deflateAsync = (data: Buffer, options: object): Promise<Buffer> => threadedCodecGate.run(() => deflateThreaded(data, options));
+const inflateAsync = (data: Buffer, options: object): Promise<Buffer> => threadedCodecGate.run(() => inflateThreaded(data, options));
 
 export interface EncodedBlock {
   encoding: Encoding;

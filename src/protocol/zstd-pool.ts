@@ -1,6 +1,6 @@
 /**
  * The WASM zstd off the event loop: a few threads (zstd-worker.ts), one per core up to
- * MAX_THREADS, each compressing one block at a time. The event loop only copies a block
+ * codec-threads.ts's MAX_THREADS, each compressing one block at a time. The event loop only copies a block
  * into the thread's input buffer (which travels by transfer, and back, and is reused)
  * and goes on reading, hashing and sending; with the WASM build on the event loop the
  * link idled while it compressed. Jobs beyond the threads wait in line, holding only a
@@ -11,21 +11,14 @@
  * alive, so an interrupted or cut run exits as it would without it.
  */
 import { readFileSync } from 'node:fs';
-import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pieceSources } from '../pieces/agent-pieces.js';
+import { codecThreads } from './codec-threads.js';
 import type { ZstdJob, ZstdJobResult } from './zstd-worker.js';
 
 declare const __BASYN_ZSTD_WORKER__: string | undefined;
 
-/** More threads than this only add memory (a WASM heap each): the link or the reader bounds first. */
-export const MAX_THREADS = 4;
-
-export function poolThreads(): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(MAX_THREADS, cores));
-}
 
 /** The thread's bundled source: inlined in the agent bundle, read from dist/ otherwise. */
 function workerSource(): string {
@@ -59,7 +52,7 @@ export class ZstdPool {
   private readonly line: Waiting[] = [];
   private failure: Error | undefined;
 
-  constructor(count = poolThreads()) {
+  constructor(count = codecThreads()) {
     const code = workerSource();
     // A thread has no share in what the bootstrap received: the piece travels with it.
     const workerData = { pieces: pieceSources(['zstd']) };

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { ProtocolError } from '../errors.js';
 import type { ZstdEngine } from './zstd-wasm.js';
 import { hasPiece } from '../pieces/agent-pieces.js';
+import { threadedCodecGate } from './codec-threads.js';
 
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
@@ -40,9 +41,12 @@ function findBuiltin(): BuiltinZstd | undefined {
   if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || typeof z.zstdDecompressSync !== 'function') return undefined;
   const levelParam = constants.ZSTD_c_compressionLevel;
   if (typeof levelParam !== 'number') return undefined;
+  const compress = promisify(z.zstdCompress as BuiltinCompress);
+  const decompress = promisify(z.zstdDecompress as BuiltinCompress);
   return {
-    compress: promisify(z.zstdCompress as BuiltinCompress),
-    decompress: promisify(z.zstdDecompress as BuiltinCompress),
+    // One block per core at once, as zlib (codec-threads.ts).
+    compress: (data, options) => threadedCodecGate.run(() => compress(data, options)),
+    decompress: (data, options) => threadedCodecGate.run(() => decompress(data, options)),
     decompressSync: z.zstdDecompressSync as BuiltinDecompressSync,
     levelParam,
   };
