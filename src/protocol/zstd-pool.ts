@@ -1,11 +1,11 @@
 /**
  * The WASM zstd off the event loop: a few threads (zstd-worker.ts), one per core up to
- * codec-threads.ts's MAX_THREADS, each compressing one block at a time. The event loop only copies a block
- * into the thread's input buffer (which travels by transfer, and back, and is reused)
- * and goes on reading, hashing and sending; with the WASM build on the event loop the
- * link idled while it compressed. Jobs beyond the threads wait in line, holding only a
- * reference to a block the caller holds anyway, so memory is the threads' own, not
- * one buffer per block in flight.
+ * codec-threads.ts's MAX_THREADS, each compressing one block at a time. The event loop
+ * only copies a block into the thread's input buffer (which travels by transfer, and
+ * back, and is reused) and goes on reading, hashing and sending; with the WASM build on
+ * the event loop the link idled while it compressed. Jobs beyond the threads wait in
+ * line, holding only a reference to a block the caller holds anyway, so memory is the
+ * threads' own, not one buffer per block in flight.
  *
  * Threads are referenced only while they work: an idle pool never keeps the process
  * alive, so an interrupted or cut run exits as it would without it.
@@ -99,7 +99,7 @@ export class ZstdPool {
       new Uint8Array(input, 0, job.data.length).set(job.data);
       thread.job = job;
       thread.worker.ref();
-      const message: ZstdJob = { id: 0, op: job.op, input, length: job.data.length, level: job.level, capacity: job.capacity };
+      const message: ZstdJob = { op: job.op, input, length: job.data.length, level: job.level, capacity: job.capacity };
       thread.worker.postMessage(message, [input]);
     }
   }

@@ -9,8 +9,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { providePieces } from '../pieces/agent-pieces.js';
 import { loadWasmZstd } from './zstd-wasm.js';
 
+/** One at a time per thread, so a result needs no id. */
 export interface ZstdJob {
-  id: number;
   /** Compress at `level`, or decompress into at most `capacity` bytes. */
   op: 'compress' | 'decompress';
   input: ArrayBuffer;
@@ -20,7 +20,6 @@ export interface ZstdJob {
 }
 
 export interface ZstdJobResult {
-  id: number;
   input: ArrayBuffer;
   output?: ArrayBuffer;
   /** The engine's error name (a corrupt frame), when there is no output. */
@@ -39,10 +38,10 @@ void loadWasmZstd().then(
         const out = job.op === 'compress' ? engine.compress(input, job.level) : engine.decompress(input, job.capacity);
         // engine's output is a fresh Buffer of its own (one memcpy out of the WASM heap).
         const output = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? (out.buffer as ArrayBuffer) : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
-        result = { id: job.id, input: job.input, output };
+        result = { input: job.input, output };
         port.postMessage(result, [job.input, output]);
       } catch (error) {
-        result = { id: job.id, input: job.input, error: (error as Error).message };
+        result = { input: job.input, error: (error as Error).message };
         port.postMessage(result, [job.input]);
       }
     });
