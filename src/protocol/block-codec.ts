@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
-import { zstdCompress, zstdDecompress } from './zstd.js';
+import { zstdCompressLent, zstdDecompress } from './zstd.js';
 import { threadedCodecGate } from './codec-threads.js';
 
 const deflateThreaded = promisify(deflate);
@@ -21,6 +21,11 @@ const inflateAsync = (data: Buffer, options: object): Promise<Buffer> => threade
 export interface EncodedBlock {
   encoding: Encoding;
   payload: Buffer;
+  /**
+   * Lends the payload's memory to a later block once nothing reads it (the WASM zstd
+   * pool's buffers); a caller that never calls it leaves the payload to the GC.
+   */
+  release?: () => void;
 }
 
 let zeros = Buffer.alloc(0);
@@ -82,16 +87,20 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting): Promise<
   }
   let packed: Buffer;
   let encoding: Encoding;
+  let release: (() => void) | undefined;
   if (setting.codec === 'zstd') {
-    packed = await zstdCompress(data, setting.level);
+    ({ frame: packed, release } = await zstdCompressLent(data, setting.level));
     encoding = Encoding.Zstd;
   } else {
     const level = setting.level;
     packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level });
     encoding = Encoding.Zlib;
   }
-  if (packed.length >= data.length) return { encoding: Encoding.Raw, payload: data };
-  return { encoding, payload: packed };
+  if (packed.length >= data.length) {
+    release?.();
+    return { encoding: Encoding.Raw, payload: data };
+  }
+  return release === undefined ? { encoding, payload: packed } : { encoding, payload: packed, release };
 }
 
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */

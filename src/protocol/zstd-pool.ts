@@ -7,6 +7,10 @@
  * line, holding only a reference to a block the caller holds anyway, so memory is the
  * threads' own, not one buffer per block in flight.
  *
+ * A compressed block comes back in its input buffer (zstd-worker.ts); the caller gives
+ * that buffer back (release) once the block is sent, and the next job reuses it. The
+ * buffers in use are bounded by what the caller holds in flight (its write window).
+ *
  * Threads are referenced only while they work: an idle pool never keeps the process
  * alive, so an interrupted or cut run exits as it would without it.
  */
@@ -26,14 +30,26 @@ function workerSource(): string {
   return readFileSync(fileURLToPath(new URL('../../zstd-worker.cjs', import.meta.url)), 'utf8');
 }
 
+/** A compressed block, in a buffer of the pool's: `release` lends it to later jobs. */
+export interface PooledFrame {
+  frame: Buffer;
+  /** Call once nothing reads `frame` any more (more than once is harmless); never: the GC takes it. */
+  release(): void;
+}
+
 interface Waiting {
   op: ZstdJob['op'];
   data: Uint8Array;
   level: number;
   capacity: number;
-  resolve(out: Buffer): void;
+  resolve(out: PooledFrame): void;
   reject(error: Error): void;
 }
+
+const NOTHING_TO_RELEASE = (): void => undefined;
+
+/** Released buffers kept for later jobs, beyond those the threads hold: more are left to the GC. */
+const SPARE_BUFFERS = 4;
 
 interface Thread {
   worker: Worker;
@@ -50,6 +66,8 @@ export class ZstdEngineError extends Error {}
 export class ZstdPool {
   private readonly threads: Thread[] = [];
   private readonly line: Waiting[] = [];
+  /** Buffers released by callers, for threads whose own buffer went out as a frame. */
+  private readonly free: ArrayBuffer[] = [];
   private failure: Error | undefined;
 
   constructor(count = codecThreads()) {
@@ -71,16 +89,16 @@ export class ZstdPool {
     return this.threads.length;
   }
 
-  compress(data: Uint8Array, level: number): Promise<Buffer> {
+  compress(data: Uint8Array, level: number): Promise<PooledFrame> {
     return this.run('compress', data, level, 0);
   }
 
   /** Decompresses into at most `capacity` bytes; rejects with ZstdEngineError on a corrupt frame. */
-  decompress(frame: Uint8Array, capacity: number): Promise<Buffer> {
-    return this.run('decompress', frame, 0, capacity);
+  async decompress(frame: Uint8Array, capacity: number): Promise<Buffer> {
+    return (await this.run('decompress', frame, 0, capacity)).frame;
   }
 
-  private run(op: ZstdJob['op'], data: Uint8Array, level: number, capacity: number): Promise<Buffer> {
+  private run(op: ZstdJob['op'], data: Uint8Array, level: number, capacity: number): Promise<PooledFrame> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.line.push({ op, data, level, capacity, resolve, reject });
@@ -93,7 +111,7 @@ export class ZstdPool {
       if (this.line.length === 0) return;
       if (!thread.ready || thread.job !== undefined) continue;
       const job = this.line.shift()!;
-      let input = thread.spare;
+      let input = thread.spare ?? this.takeFree(job.data.length);
       if (input === undefined || input.byteLength < job.data.length) input = new ArrayBuffer(job.data.length);
       thread.spare = undefined;
       new Uint8Array(input, 0, job.data.length).set(job.data);
@@ -117,12 +135,32 @@ export class ZstdPool {
     }
     const job = thread.job;
     thread.job = undefined;
-    thread.spare = m.input;
+    // A frame in the input buffer goes out with it: the thread takes a free one next.
+    thread.spare = m.inPlace === undefined ? m.input : undefined;
     if (this.line.length === 0) thread.worker.unref();
     this.dispatch();
     if (job === undefined) return;
-    if (m.output !== undefined) job.resolve(Buffer.from(m.output));
+    if (m.inPlace !== undefined) job.resolve(this.lend(m.input, m.inPlace));
+    else if (m.output !== undefined) job.resolve({ frame: Buffer.from(m.output), release: NOTHING_TO_RELEASE });
     else job.reject(new ZstdEngineError(m.error ?? 'unknown error'));
+  }
+
+  private lend(buffer: ArrayBuffer, length: number): PooledFrame {
+    let released = false;
+    return {
+      frame: Buffer.from(buffer, 0, length),
+      release: () => {
+        if (released) return;
+        released = true;
+        if (this.free.length < SPARE_BUFFERS + this.threads.length && this.failure === undefined) this.free.push(buffer);
+      },
+    };
+  }
+
+  /** A released buffer of at least `length` bytes, if one is free. */
+  private takeFree(length: number): ArrayBuffer | undefined {
+    const i = this.free.findIndex((b) => b.byteLength >= length);
+    return i < 0 ? undefined : this.free.splice(i, 1)[0];
   }
 
   private fail(error: Error): void {

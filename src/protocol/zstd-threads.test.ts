@@ -26,7 +26,7 @@ test('the pool compresses many more blocks than it has threads, each back intact
   const pool = new ZstdPool(2);
   try {
     const blocks = Array.from({ length: 9 }, (_, i) => compressibleImage(i === 0 ? 1 : (i * 517 * 1024) % (4 * MiB) + 1, i));
-    const frames = await Promise.all(blocks.map((b, i) => pool.compress(b, [1, 3, 19][i % 3]!)));
+    const frames = await Promise.all(blocks.map(async (b, i) => (await pool.compress(b, [1, 3, 19][i % 3]!)).frame));
     const wasm = await loadWasmZstd();
     for (const [i, frame] of frames.entries()) {
       assert.ok(frame.length < blocks[i]!.length || blocks[i]!.length < 64, `block ${i}: ${frame.length} bytes from ${blocks[i]!.length}`);
@@ -41,11 +41,34 @@ test('the pool compresses many more blocks than it has threads, each back intact
   }
 });
 
+test('a frame comes back in a buffer of the pool, reused by a later block only once released', async () => {
+  const pool = new ZstdPool(1);
+  try {
+    const [a, b, c] = [1, 2, 3].map((seed) => compressibleImage(MiB, seed));
+    const wasm = await loadWasmZstd();
+    const first = await pool.compress(a!, 1);
+    const second = await pool.compress(b!, 1);
+    // Held: the next block went into other memory, and the held frame is intact.
+    assert.ok(wasm.decompress(first.frame, MiB).equals(a!));
+    first.release();
+    first.release(); // twice is harmless: lent once (a buffer lent twice could not be transferred twice)
+    const third = await pool.compress(c!, 1);
+    const fourth = await pool.compress(a!, 1);
+    // Reused: the released buffer went to the thread for the next block (a transferred buffer is detached here).
+    assert.equal(first.frame.buffer.byteLength, 0, 'the released buffer is reused');
+    assert.ok(wasm.decompress(third.frame, MiB).equals(c!));
+    assert.ok(wasm.decompress(fourth.frame, MiB).equals(a!));
+    assert.ok(wasm.decompress(second.frame, MiB).equals(b!), 'a held frame is never reused');
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a corrupt frame fails its own job only; the pool goes on', async () => {
   const pool = new ZstdPool(1);
   try {
     const good = compressibleImage(256 * 1024, 3);
-    const frame = await pool.compress(good, 1);
+    const { frame } = await pool.compress(good, 1);
     const corrupt = Buffer.from(frame);
     corrupt.fill(0xff, 16);
     const [bad, still] = await Promise.allSettled([pool.decompress(corrupt, good.length), pool.decompress(frame, good.length)]);

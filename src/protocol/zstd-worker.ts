@@ -1,7 +1,10 @@
 /**
  * A zstd thread: runs the WASM build (zstd-wasm.ts) off the event loop, for a node
  * without zstd built in. Each job's input arrives in an ArrayBuffer transferred to the
- * thread, and goes back, transferred again, with the output, so the pool reuses it.
+ * thread, and goes back, transferred again. A compressed block goes back in that same
+ * buffer, over its input, so a thread allocates nothing per block and the pool can
+ * reuse the buffer once the block is sent (a fresh output per block was garbage the
+ * collector freed late: tens of MiB of RSS in a COPY).
  * Bundled to dist/zstd-worker.cjs and started with eval (as digest-worker.ts), so it
  * also runs inside the agent, which has no files of its own on the remote host.
  */
@@ -21,6 +24,8 @@ export interface ZstdJob {
 
 export interface ZstdJobResult {
   input: ArrayBuffer;
+  /** A frame that fits in `input` is written there: its length. */
+  inPlace?: number;
   output?: ArrayBuffer;
   /** The engine's error name (a corrupt frame), when there is no output. */
   error?: string;
@@ -35,6 +40,14 @@ void loadWasmZstd().then(
       const input = new Uint8Array(job.input, 0, job.length);
       let result: ZstdJobResult;
       try {
+        if (job.op === 'compress') {
+          const n = engine.compressInto(input, job.level, new Uint8Array(job.input));
+          if (n !== undefined) {
+            result = { input: job.input, inPlace: n };
+            port.postMessage(result, [job.input]);
+            return;
+          }
+        }
         const out = job.op === 'compress' ? engine.compress(input, job.level) : engine.decompress(input, job.capacity);
         // engine's output is a fresh Buffer of its own (one memcpy out of the WASM heap).
         const output = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? (out.buffer as ArrayBuffer) : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;

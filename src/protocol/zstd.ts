@@ -78,9 +78,17 @@ function wasmEngine(): Promise<ZstdEngine> {
 const SMALL_BLOCK = 64 * 1024;
 
 export async function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
+  return (await zstdCompressLent(data, level)).frame;
+}
+
+/**
+ * zstdCompress, with a `release` that lends the frame's memory to the next block once
+ * the caller is done with it (the WASM pool's buffers; a no-op for node's zstd).
+ */
+export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
   if (builtin !== undefined) {
-    return builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length });
+    return { frame: await builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length }), release: () => undefined };
   }
   // Off the event loop (zstd-pool.ts): on the calling thread the link idles while it works.
   return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
