@@ -1,15 +1,17 @@
 /**
- * The WASM zstd off the event loop: a few threads (zstd-worker.ts), one per core up to
- * codec-threads.ts's MAX_THREADS, each compressing one block at a time. The event loop
+ * The WASM zstd off the event loop: a few threads (zstd-worker.ts), one per core but
+ * one up to codec-threads.ts's MAX_THREADS, each compressing one block at a time. The event loop
  * only copies a block into the thread's input buffer (which travels by transfer, and
  * back, and is reused) and goes on reading, hashing and sending; with the WASM build on
  * the event loop the link idled while it compressed. Jobs beyond the threads wait in
  * line, holding only a reference to a block the caller holds anyway, so memory is the
  * threads' own, not one buffer per block in flight.
  *
- * A compressed block comes back in its input buffer (zstd-worker.ts); the caller gives
- * that buffer back (release) once the block is sent, and the next job reuses it. The
- * buffers in use are bounded by what the caller holds in flight (its write window).
+ * A compressed block comes back in its input buffer (zstd-worker.ts), is copied into
+ * reused slabs packed at its own size (slab-pool.ts), and the buffer goes straight back
+ * to its thread; the caller releases the copy once the block is sent. The frames held
+ * are then bounded by what the caller holds in flight (its write window) at their
+ * compressed size, not one block-sized buffer each, and none is left to the collector.
  *
  * Threads are referenced only while they work: an idle pool never keeps the process
  * alive, so an interrupted or cut run exits as it would without it.
@@ -18,7 +20,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pieceSources } from '../pieces/agent-pieces.js';
-import { codecThreads } from './codec-threads.js';
+import { wasmZstdThreads } from './codec-threads.js';
+import { SlabPool } from '../util/slab-pool.js';
 import type { ZstdJob, ZstdJobResult } from './zstd-worker.js';
 
 declare const __BASYN_ZSTD_WORKER__: string | undefined;
@@ -30,12 +33,15 @@ function workerSource(): string {
   return readFileSync(fileURLToPath(new URL('../../zstd-worker.cjs', import.meta.url)), 'utf8');
 }
 
-/** A compressed block, in a buffer of the pool's: `release` lends it to later jobs. */
+/** A compressed block, in memory of the pool's: `release` lends it to later blocks. */
 export interface PooledFrame {
   frame: Buffer;
   /** Call once nothing reads `frame` any more (more than once is harmless); never: the GC takes it. */
   release(): void;
 }
+
+/** Slabs the frames are copied into: a few frames each. */
+const FRAME_SLAB_BYTES = 4 * 1024 * 1024;
 
 interface Waiting {
   op: ZstdJob['op'];
@@ -48,8 +54,15 @@ interface Waiting {
 
 const NOTHING_TO_RELEASE = (): void => undefined;
 
-/** Released buffers kept for later jobs, beyond those the threads hold: more are left to the GC. */
-const SPARE_BUFFERS = 4;
+/** SlabPool's release must come exactly once; a caller may call this one again. */
+function onceOnly(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
+}
 
 interface Thread {
   worker: Worker;
@@ -66,11 +79,10 @@ export class ZstdEngineError extends Error {}
 export class ZstdPool {
   private readonly threads: Thread[] = [];
   private readonly line: Waiting[] = [];
-  /** Buffers released by callers, for threads whose own buffer went out as a frame. */
-  private readonly free: ArrayBuffer[] = [];
+  private readonly frames = new SlabPool(FRAME_SLAB_BYTES);
   private failure: Error | undefined;
 
-  constructor(count = codecThreads()) {
+  constructor(count = wasmZstdThreads()) {
     const code = workerSource();
     // A thread has no share in what the bootstrap received: the piece travels with it.
     const workerData = { pieces: pieceSources(['zstd']) };
@@ -111,7 +123,7 @@ export class ZstdPool {
       if (this.line.length === 0) return;
       if (!thread.ready || thread.job !== undefined) continue;
       const job = this.line.shift()!;
-      let input = thread.spare ?? this.takeFree(job.data.length);
+      let input = thread.spare;
       if (input === undefined || input.byteLength < job.data.length) input = new ArrayBuffer(job.data.length);
       thread.spare = undefined;
       new Uint8Array(input, 0, job.data.length).set(job.data);
@@ -135,32 +147,18 @@ export class ZstdPool {
     }
     const job = thread.job;
     thread.job = undefined;
-    // A frame in the input buffer goes out with it: the thread takes a free one next.
-    thread.spare = m.inPlace === undefined ? m.input : undefined;
+    // The frame leaves its input buffer as a copy (slab-pool.ts), so the buffer is the thread's again.
+    const frame = m.inPlace === undefined ? undefined : this.frames.copy(new Uint8Array(m.input, 0, m.inPlace));
+    thread.spare = m.input;
     if (this.line.length === 0) thread.worker.unref();
     this.dispatch();
-    if (job === undefined) return;
-    if (m.inPlace !== undefined) job.resolve(this.lend(m.input, m.inPlace));
+    if (job === undefined) {
+      frame?.release();
+      return;
+    }
+    if (frame !== undefined) job.resolve({ frame: frame.buffer, release: onceOnly(frame.release) });
     else if (m.output !== undefined) job.resolve({ frame: Buffer.from(m.output), release: NOTHING_TO_RELEASE });
     else job.reject(new ZstdEngineError(m.error ?? 'unknown error'));
-  }
-
-  private lend(buffer: ArrayBuffer, length: number): PooledFrame {
-    let released = false;
-    return {
-      frame: Buffer.from(buffer, 0, length),
-      release: () => {
-        if (released) return;
-        released = true;
-        if (this.free.length < SPARE_BUFFERS + this.threads.length && this.failure === undefined) this.free.push(buffer);
-      },
-    };
-  }
-
-  /** A released buffer of at least `length` bytes, if one is free. */
-  private takeFree(length: number): ArrayBuffer | undefined {
-    const i = this.free.findIndex((b) => b.byteLength >= length);
-    return i < 0 ? undefined : this.free.splice(i, 1)[0];
   }
 
   private fail(error: Error): void {
