@@ -2,9 +2,9 @@
  * A zstd thread: runs the WASM build (zstd-wasm.ts) off the event loop, for a node
  * without zstd built in. Each job's input arrives in an ArrayBuffer transferred to the
  * thread, and goes back, transferred again. A compressed block goes back in that same
- * buffer, over its input, so a thread allocates nothing per block and the pool can
- * reuse the buffer once the block is sent (a fresh output per block was garbage the
- * collector freed late: tens of MiB of RSS in a COPY).
+ * buffer, over its input, so a thread allocates nothing per block (a fresh output per
+ * block was garbage the collector freed late: tens of MiB of RSS in a COPY); the pool
+ * copies the frame out into its slabs.
  * Bundled to dist/zstd-worker.cjs and started with eval (as digest-worker.ts), so it
  * also runs inside the agent, which has no files of its own on the remote host.
  */
