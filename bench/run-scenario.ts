@@ -96,7 +96,7 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
     try {
       for (let i = 1; i <= ctx.runs; i++) {
         await plan.beforeEachRun?.();
-        const run = await timeBasyn(plan.args, { env: plan.env, agentRoots: plan.agentRoots, timeoutMs: timeoutFor(bytes) });
+        const run = await timeBasyn(plan.args, { env: plan.env, agentRoots: plan.agentRoots, timeoutMs: timeoutFor(bytes), ...(plan.node !== undefined ? { node: plan.node } : {}) });
         const failure = failureOf(run);
         if (failure !== undefined) throw new Error(`run ${i} failed: ${failure}`);
         result.runs.push(figuresOf(run));

@@ -3,6 +3,7 @@
  * compared with and its target. Ids are "<group>-<variant>" (e.g. S4-z9); --only
  * takes either.
  */
+import * as zlib from 'node:zlib';
 import { BenchUsageError } from './bench-options.js';
 import type { CeilingKey } from './ceilings.js';
 import { applyBlockChanges, changedBlockCount, chooseBlockChanges, undoBlockChanges } from './images.js';
@@ -18,17 +19,22 @@ import {
   readBothAtMost,
   scalingTarget,
   throughputAtLeast,
+  autoCodecTarget,
+  bwlimitTarget,
   type Judge,
 } from './targets.js';
 import { failureOf, timeBasyn } from './timed-run.js';
 import type { ImagePair, Workspace } from './workspace.js';
 import { DELTA_SCENARIOS } from './delta-scenarios.js';
+import { codecThreads } from '../src/protocol/codec-threads.js';
 
 /** How to run a scenario, once its images and helpers exist. */
 export interface RunPlan {
   /** basyn's arguments (the bench adds --stat). */
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /** The node that runs basyn, when not the bench's own. */
+  node?: string;
   /** Where the agent process descends from, besides basyn itself. */
   agentRoots: readonly number[];
   /** Untimed, before every timed run. */
@@ -158,19 +164,38 @@ function mixedCopyZstd(level: number): Scenario {
   };
 }
 
-/** Issue 10: the default (auto), and auto under --bwlimit=20M; the ceiling is the ssh pipe. */
-function mixedCopyAuto(bwlimit: string | undefined): Scenario {
+const BUILTIN_ZSTD = typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function';
+const BWLIMIT = '20M';
+const BWLIMIT_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Issue 10: the default (auto), on this node and with the command and the agent on
+ * node 24 (built-in zstd; from .cache/node-versions, installed by
+ * scripts/node-versions.mjs), and auto under --bwlimit=20M.
+ */
+function mixedCopyAuto(variant: 'auto' | 'node24' | 'bwlimit'): Scenario {
   return {
-    id: bwlimit === undefined ? 'S4-auto' : 'S4-bwlimit',
+    id: variant === 'auto' ? 'S4-auto' : variant === 'node24' ? 'S4-auto-node24' : 'S4-bwlimit',
     group: 'S4',
-    title: `COPY mixed data, SSH, default codec (auto)${bwlimit === undefined ? '' : `, --bwlimit=${bwlimit}`}`,
+    title: `COPY mixed data, SSH, default codec (auto)${variant === 'node24' ? ', command and agent on node 24' : variant === 'bwlimit' ? `, --bwlimit=${BWLIMIT}` : ''}`,
     bytes: same,
     ceiling: 'ssh-pipe',
+    // zstd:1 is the bench node's (built-in where it has one); the WASM one beside it only then.
+    alsoCeilings: variant === 'bwlimit' ? [] : BUILTIN_ZSTD ? ['zstd:1', 'zstd-wasm:1'] : ['zstd:1'],
     async plan(workspace, size) {
-      const extra = bwlimit === undefined ? [] : [`--bwlimit=${bwlimit}`];
-      return sshPlan(workspace, pushArgs(await workspace.mixedCopyPair(size), 'COPY', ...extra));
+      const extra = variant === 'bwlimit' ? [`--bwlimit=${BWLIMIT}`] : [];
+      let node: string | undefined;
+      if (variant === 'node24') {
+        const script = (await import(new URL('../../scripts/node-versions.mjs', import.meta.url).href)) as { installNode(major: number): string };
+        node = script.installNode(24);
+        extra.push('--remote-node', node);
+      }
+      const plan = await sshPlan(workspace, pushArgs(await workspace.mixedCopyPair(size), 'COPY', ...extra));
+      return node === undefined ? plan : { ...plan, node };
     },
-    judge: informative,
+    // Against one core of zstd-1 of the bench's node: run the bench on node 24 for the
+    // built-in's ceiling beside S4-auto-node24 (bench/README.md).
+    judge: variant === 'bwlimit' ? bwlimitTarget(BWLIMIT_BYTES, 1.05, 2.5) : autoCodecTarget(0.8, 'zstd:1', codecThreads(), 'S4-z1'),
   };
 }
 
@@ -269,8 +294,9 @@ export const SCENARIOS: readonly Scenario[] = [
   changedBlocksSync(undefined),
   changedBlocksSync(64),
   ...[9, 1, 0].map(mixedCopy),
-  mixedCopyAuto(undefined),
-  mixedCopyAuto('20M'),
+  mixedCopyAuto('auto'),
+  mixedCopyAuto('node24'),
+  mixedCopyAuto('bwlimit'),
   ...[1, 3, 9].map(mixedCopyZstd),
   ...[1, 0].map(halfZeroCopy),
   ...(['local', 'ssh'] as const).flatMap((where) => HASHES.map((h) => bitmapSync(where, h))),

@@ -197,3 +197,47 @@ export function overFloorAtMost(limitSeconds: number): Judge {
     return { reference: `floor ${formatCeiling(ceiling)}`, ratio: over, ratioOf: 't - floor, s', target, pass: over <= limitSeconds, detail: `t - floor = ${over.toFixed(3)} s` };
   };
 }
+
+/**
+ * Issue 10's S4-auto: MB/s at least `factor` x min(ssh pipe, cores x one core of
+ * zstd-1), and wire bytes at most those of `wireBasisId` (S4-z1) in the same run.
+ */
+export function autoCodecTarget(factor: number, zstdKey: string, cores: number, wireBasisId: string): Judge {
+  return ({ measured, ceilings, earlier }) => {
+    const target = `>= ${factor}x min(ssh pipe, ${cores} x ${zstdKey}); wire <= ${wireBasisId}`;
+    const pipe = ceilings.get('ssh-pipe');
+    const zstd = ceilings.get(zstdKey);
+    if (pipe === undefined || zstd === undefined) return missing(pipe === undefined ? 'ssh pipe' : zstdKey, target);
+    const bound = Math.min(pipe.value, cores * zstd.value);
+    const ratio = measured.mbps / bound;
+    const basis = earlier.get(wireBasisId)?.wireBytes;
+    const wireOk = basis === undefined || measured.wireBytes === undefined ? undefined : measured.wireBytes <= basis;
+    return {
+      reference: `min(ssh pipe ${formatCeiling(pipe)}, ${cores} x ${formatCeiling(zstd)}) = ${bound.toFixed(0)} MB/s`,
+      ratio,
+      ratioOf: 'MB/s / bound',
+      target,
+      pass: wireOk === undefined ? undefined : ratio >= factor && wireOk,
+      detail: basis === undefined ? `${wireBasisId} did not run: wire not judged` : `wire ${((measured.wireBytes ?? 0) / 1e6).toFixed(1)} MB vs ${wireBasisId} ${(basis / 1e6).toFixed(1)} MB`,
+    };
+  };
+}
+
+/** Issue 10's S4-bwlimit: wire rate at most `over` x the limit, device MB/s at least `times` x the limit. */
+export function bwlimitTarget(limitBytesPerSecond: number, over: number, times: number): Judge {
+  return ({ measured }) => {
+    const limitMB = limitBytesPerSecond / 1e6;
+    const target = `wire <= ${over}x ${limitMB.toFixed(1)} MB/s, device >= ${times}x`;
+    if (measured.wireBytes === undefined) return missing('wire bytes', target);
+    const wireRate = measured.wireBytes / measured.medianSeconds / 1e6;
+    const ratio = measured.mbps / limitMB;
+    return {
+      reference: `--bwlimit ${limitMB.toFixed(1)} MB/s`,
+      ratio,
+      ratioOf: 'MB/s / limit',
+      target,
+      pass: wireRate <= over * limitMB && ratio >= times,
+      detail: `wire ${wireRate.toFixed(1)} MB/s`,
+    };
+  };
+}

@@ -59,9 +59,10 @@ export function timeCommand(command: string, args: readonly string[], options: T
 }
 
 /** Runs basyn with `args` plus --stat, watching its memory and its agent's. */
-export async function timeBasyn(args: readonly string[], options: TimedRunOptions & { agentRoots: readonly number[] }): Promise<BasynRun> {
+export async function timeBasyn(args: readonly string[], options: TimedRunOptions & { agentRoots: readonly number[]; node?: string }): Promise<BasynRun> {
   let watcher: PeakRssWatcher | undefined;
-  const run = await timeCommand(process.execPath, [BASYN_BIN, ...args, '--stat'], {
+  // `node`: basyn under another node than the bench's (issue 10's S4-auto-node24).
+  const run = await timeCommand(options.node ?? process.execPath, [BASYN_BIN, ...args, '--stat'], {
     ...options,
     onSpawn: (pid) => (watcher = new PeakRssWatcher(pid, options.agentRoots)),
   });

@@ -30,12 +30,16 @@ async function deflated(file, nameLine = '') {
 const workerFile = 'dist/digest-worker.cjs';
 await build({ ...common, ...bundled, entryPoints: ['src/hash/digest-worker.ts'], outfile: workerFile });
 const worker = await readFile(workerFile, 'utf8');
+// The WASM zstd's threads (src/protocol/zstd-pool.ts), inlined the same way.
+const zstdWorkerFile = 'dist/zstd-worker.cjs';
+await build({ ...common, ...bundled, entryPoints: ['src/protocol/zstd-worker.ts'], outfile: zstdWorkerFile });
+const zstdWorker = await readFile(zstdWorkerFile, 'utf8');
 const agentFile = 'dist/agent.cjs';
 await build({
   ...common,
   entryPoints: ['src/agent/agent-main.ts'],
   outfile: agentFile,
-  define: { ...bundled.define, __BASYN_DIGEST_WORKER__: JSON.stringify(worker) },
+  define: { ...bundled.define, __BASYN_DIGEST_WORKER__: JSON.stringify(worker), __BASYN_ZSTD_WORKER__: JSON.stringify(zstdWorker) },
 });
 await deflated(agentFile);
 

@@ -60,7 +60,7 @@ export function piecesForRun(settings: Pick<RunSettings, 'hash'> & Partial<Pick<
 /**
  * The zstd piece (about 190 KiB on the wire, compiled on the agent only if used) goes
  * where the agent's node may lack zstd and zstd may be used: always with
- * --compress=zstd; under auto only when this end has zstd built in and writes to the
+ * --compress=zstd; under auto only when this end has zstd (either kind) and writes to the
  * agent (PUSH, --apply-delta), and not for a bitmap run, whose few changed blocks do
  * not pay for the piece. Without the piece an agent on an older node offers no zstd in
  * its HELLO and blocks go as zlib: never wrong, only larger.
@@ -68,7 +68,7 @@ export function piecesForRun(settings: Pick<RunSettings, 'hash'> & Partial<Pick<
 function agentMayNeedWasmZstd(settings: Partial<Pick<RunSettings, 'compress' | 'zlevel' | 'action' | 'bitmap'>>): boolean {
   const { compress } = compressRequestOf(settings);
   if (compress === 'zstd') return true;
-  return compress === 'auto' && zstdKind === 'builtin' && settings.action !== 'PULL' && settings.bitmap === undefined;
+  return compress === 'auto' && zstdKind !== 'none' && settings.action !== 'PULL' && settings.bitmap === undefined;
 }
 
 export async function openRemote(agent: AgentProcess, settings: RunSettings, writable: boolean, createSize: number | undefined, log: EngineLog): Promise<RemoteDevice> {

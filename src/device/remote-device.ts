@@ -474,7 +474,8 @@ export class RemoteDevice implements Device {
         // What auto reads (auto-codec.ts): the link had nothing to send while this block
         // compressed, or the block waited for the link once compressed.
         const linkIdle = this.channel.pendingOutput === 0;
-        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : undefined)) {
+        // A compressed payload's memory goes back to its codec once written out (block-codec.ts).
+        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : encoded.release)) {
           await this.channel.drained();
         }
         codecs.observe(performance.now() - t1, linkIdle ? t1 - t0 : 0);

@@ -180,7 +180,7 @@ export const OPTION_SCHEMA: readonly OptionEntry[] = [
     kind: choice('codec', ['AUTO', 'ZSTD', 'ZLIB', 'NONE'], (c) => c.toLowerCase() as 'auto' | 'zstd' | 'zlib' | 'none'),
     help: {
       group: 'tuning', placeholder: 'CODEC',
-      text: `Compression of data on the wire: auto (default; zstd where the sending end's node has it built in, else zlib, at the level that keeps the link full, raw when the link is faster than compressing), zstd (level 1-19, default ${DEFAULT_ZSTD_LEVEL}), zlib (level 0-9, default ${DEFAULT_ZLEVEL}) or none. Zero blocks always travel as markers`,
+      text: `Compression of data on the wire: auto (default; zstd from level 1 up where both ends have it — node's own or the WebAssembly build on threads of its own — else zlib, at the level that keeps the link full; with zlib, raw when the link is faster than compressing), zstd (level 1-19, default ${DEFAULT_ZSTD_LEVEL}), zlib (level 0-9, default ${DEFAULT_ZLEVEL}) or none. Zero blocks always travel as markers`,
     },
   },
   {

@@ -1,6 +1,7 @@
 /**
  * The auto codec's rule, without I/O: it climbs while the sender waits for the link,
- * descends to raw while the link waits for the compressor, and holds in between.
+ * descends to its floor (zstd-1 with zstd, raw with zlib) while the link waits for the
+ * compressor, and holds in between.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,12 +20,22 @@ test('a link that is the bound makes auto compress harder, up to the top of its 
   assert.deepEqual(a.current, { codec: 'zstd', level: 19 });
 });
 
-test('a link waiting for the compressor makes auto compress less, down to raw', () => {
+test('a link waiting for the compressor makes auto compress less, down to zstd-1 and never below it', () => {
   const a = new AutoCodec(ZSTD_LADDER, 4);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 12 });
   feed(a, 1, 1, 40);
-  assert.deepEqual(a.current, { codec: 'zstd', level: 6 });
+  assert.deepEqual(a.current, { codec: 'zstd', level: 9 });
   feed(a, 10, 0, 40);
+  assert.deepEqual(a.current, { codec: 'zstd', level: 1 }, 'an idle-looking link must not cost zstd-1\'s ratio');
+});
+
+test('without zstd, a link waiting for the compressor makes auto send raw', () => {
+  const a = new AutoCodec(ZLIB_LADDER);
+  assert.deepEqual(a.current, { codec: 'zlib', level: 1 });
+  feed(a, 1, 0, 40);
   assert.deepEqual(a.current, { codec: 'none', level: 0 });
+  feed(a, 2, 30, 0);
+  assert.deepEqual(a.current, { codec: 'zlib', level: 3 }, 'and climbs again once the link is the bound');
 });
 
 test('auto holds its level when neither side clearly waits, and decides only once a period', () => {
@@ -37,9 +48,9 @@ test('auto holds its level when neither side clearly waits, and decides only onc
   assert.deepEqual(a.current, { codec: 'zlib', level: 6 });
 });
 
-test('auto climbs again from raw once the link becomes the bound', () => {
+test('auto climbs again from its floor once the link becomes the bound', () => {
   const a = new AutoCodec(ZSTD_LADDER, 0);
-  assert.deepEqual(a.current, { codec: 'none', level: 0 });
+  assert.deepEqual(a.current, { codec: 'zstd', level: 1 });
   feed(a, 2, 30, 0);
-  assert.deepEqual(a.current, { codec: 'zstd', level: 3 });
+  assert.deepEqual(a.current, { codec: 'zstd', level: 6 });
 });

@@ -9,16 +9,22 @@
  * holding it back) longer than the link waited on the compressor, the link is the
  * bound and each block may cost more CPU: one step up the ladder. If the link waited
  * on the compressor more than twice as long as the reverse, the compressor is the
- * bound: one step down (down to raw). Otherwise stay.
+ * bound: one step down, to the ladder's floor. Otherwise stay.
+ *
+ * zstd's floor is zstd-1, not raw: zstd-1 runs on every core at once (node's on libuv's
+ * pool, the WASM build on zstd-pool.ts's threads), at 200-450 MB/s a core, and sends a
+ * third of the bytes; a link that merely looks idle while the first blocks compress
+ * must not cost the run twice the wire bytes. zlib-1 (about 135 MB/s a core) is slower
+ * than many links, so zlib's ladder keeps raw as its floor. Incompressible blocks go
+ * raw whatever the step (block-codec.ts).
  */
 import type { CodecSetting } from './block-codec.js';
 
 /** Blocks per decision: enough to average out one slow read or one burst. */
 export const PERIOD = 8;
 
-/** From cheapest to hardest; the first step is raw. */
+/** From cheapest to hardest; zstd-1 is the floor (see above). */
 export const ZSTD_LADDER: readonly CodecSetting[] = [
-  { codec: 'none', level: 0 },
   { codec: 'zstd', level: 1 },
   { codec: 'zstd', level: 3 },
   { codec: 'zstd', level: 6 },
@@ -28,7 +34,7 @@ export const ZSTD_LADDER: readonly CodecSetting[] = [
   { codec: 'zstd', level: 19 },
 ];
 
-/** For a peer without zstd. */
+/** For a peer without zstd; the first step is raw. */
 export const ZLIB_LADDER: readonly CodecSetting[] = [
   { codec: 'none', level: 0 },
   { codec: 'zlib', level: 1 },
@@ -43,9 +49,9 @@ export class AutoCodec {
   private linkWait = 0;
   private compressorWait = 0;
 
-  /** Starts at zstd-1 / zlib-1: cheap, and most of the ratio of the higher levels. */
-  constructor(private readonly ladder: readonly CodecSetting[], start = 1) {
-    this.step = Math.min(start, ladder.length - 1);
+  /** Starts at zstd-1 / zlib-1 (by default): cheap, and most of the ratio of the higher levels. */
+  constructor(private readonly ladder: readonly CodecSetting[], start = ladder.findIndex((s) => s.level === 1)) {
+    this.step = Math.min(Math.max(start, 0), ladder.length - 1);
   }
 
   /** The setting for the next block. */

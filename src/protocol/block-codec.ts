@@ -2,20 +2,30 @@
  * How a block travels: raw, zlib- or zstd-compressed, or as a zero marker.
  * Compression runs on libuv's thread pool (zlib's async API, node's built-in zstd),
  * so several blocks compress at once on every core while the main thread keeps
- * hashing; the WASM zstd (zstd.ts) runs on the calling thread.
+ * hashing; the WASM zstd on threads of its own (zstd-pool.ts). At most one block per
+ * core is in a codec at once (codec-threads.ts).
  */
 import { promisify } from 'node:util';
 import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
-import { zstdCompress, zstdDecompress } from './zstd.js';
+import { zstdCompressLent, zstdDecompress } from './zstd.js';
+import { threadedCodecGate } from './codec-threads.js';
 
-const deflateAsync = promisify(deflate);
-const inflateAsync = promisify(inflate);
+const deflateThreaded = promisify(deflate);
+const inflateThreaded = promisify(inflate);
+// One block per core at once (codec-threads.ts): what waits holds no zlib stream yet.
+const deflateAsync = (data: Buffer, options: object): Promise<Buffer> => threadedCodecGate.run(() => deflateThreaded(data, options));
+const inflateAsync = (data: Buffer, options: object): Promise<Buffer> => threadedCodecGate.run(() => inflateThreaded(data, options));
 
 export interface EncodedBlock {
   encoding: Encoding;
   payload: Buffer;
+  /**
+   * Lends the payload's memory to a later block once nothing reads it (the WASM zstd
+   * pool's buffers); a caller that never calls it leaves the payload to the GC.
+   */
+  release?: () => void;
 }
 
 let zeros = Buffer.alloc(0);
@@ -77,16 +87,20 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting): Promise<
   }
   let packed: Buffer;
   let encoding: Encoding;
+  let release: (() => void) | undefined;
   if (setting.codec === 'zstd') {
-    packed = await zstdCompress(data, setting.level);
+    ({ frame: packed, release } = await zstdCompressLent(data, setting.level));
     encoding = Encoding.Zstd;
   } else {
     const level = setting.level;
     packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level });
     encoding = Encoding.Zlib;
   }
-  if (packed.length >= data.length) return { encoding: Encoding.Raw, payload: data };
-  return { encoding, payload: packed };
+  if (packed.length >= data.length) {
+    release?.();
+    return { encoding: Encoding.Raw, payload: data };
+  }
+  return release === undefined ? { encoding, payload: packed } : { encoding, payload: packed, release };
 }
 
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */

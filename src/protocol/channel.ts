@@ -42,7 +42,8 @@ export class Channel {
   private stallTimer: NodeJS.Timeout | undefined;
   /** Set by setRateLimit: output then goes through `paced`, let out slice by slice. */
   private pacer: RatePacer | undefined;
-  private paced: Buffer[] = [];
+  /** Each with its message's `written` on the message's last part (see send). */
+  private paced: { part: Buffer; written?: () => void }[] = [];
   private pacedBytes = 0;
   private pacingTimer: NodeJS.Timeout | undefined;
 
@@ -88,7 +89,7 @@ export class Channel {
     const pacer = this.pacer;
     if (pacer === undefined || this.pacingTimer !== undefined) return;
     while (this.paced.length > 0 && !this.output.writableNeedDrain) {
-      const head = this.paced[0]!;
+      const { part: head, written } = this.paced[0]!;
       const now = performance.now();
       const n = pacer.take(head.length, now);
       if (n === 0) {
@@ -99,9 +100,10 @@ export class Channel {
         break;
       }
       if (n === head.length) this.paced.shift();
-      else this.paced[0] = head.subarray(n);
+      else this.paced[0] = { part: head.subarray(n), ...(written !== undefined ? { written } : {}) };
       this.pacedBytes -= n;
-      this.output.write(n === head.length ? head : head.subarray(0, n));
+      if (n === head.length && written !== undefined) this.output.write(head, () => written());
+      else this.output.write(n === head.length ? head : head.subarray(0, n));
     }
     if (this.pacedBytes <= PACED_HIGH_WATER && !this.output.writableNeedDrain) this.releaseDrainWaiters();
   }
@@ -110,8 +112,11 @@ export class Channel {
   private dropPaced(): void {
     clearTimeout(this.pacingTimer);
     this.pacingTimer = undefined;
+    // Dropped with a failed output counts as written (send's contract).
+    const dropped = this.paced;
     this.paced = [];
     this.pacedBytes = 0;
+    for (const p of dropped) p.written?.();
     this.releaseDrainWaiters();
   }
 
@@ -171,9 +176,10 @@ export class Channel {
     if (this.output.destroyed || this.output.writableEnded) return false;
     const parts = encodeMessage(message);
     if (this.pacer !== undefined) {
-      for (const part of parts) {
+      // Under --bwlimit too, `written` comes (a sender's copy of a raw block goes back to its pool).
+      for (const [i, part] of parts.entries()) {
         this.bytesOut += part.length;
-        this.paced.push(part);
+        this.paced.push(written !== undefined && i === parts.length - 1 ? { part, written } : { part });
         this.pacedBytes += part.length;
       }
       this.pump();
@@ -216,7 +222,10 @@ export class Channel {
       clearTimeout(this.pacingTimer);
       this.pacingTimer = undefined;
       this.pacer = undefined;
-      for (const part of this.paced) this.output.write(part);
+      for (const { part, written } of this.paced) {
+        if (written !== undefined) this.output.write(part, () => written());
+        else this.output.write(part);
+      }
       this.paced = [];
       this.pacedBytes = 0;
       this.output.end(() => resolve());

@@ -8,7 +8,7 @@ import { ProtocolError } from '../errors.js';
 import { AutoCodec, ZLIB_LADDER, ZSTD_LADDER } from './auto-codec.js';
 import type { CodecSetting, EncodedBlock } from './block-codec.js';
 import { Encoding, OpenCodec } from './protocol.js';
-import { hasZstd, zstdKind } from './zstd.js';
+import { hasZstd } from './zstd.js';
 
 export type CompressChoice = 'auto' | 'zstd' | 'zlib' | 'none';
 
@@ -94,11 +94,10 @@ export class CodecChooser {
         hasZstd() ? `--compress=zstd: ${peer} offers no zstd (use --compress=zlib or auto)` : '--compress=zstd: this basyn has no zstd (BASYN_ZSTD=none)',
       );
     }
-    // auto uses zstd only where it runs on the thread pool (node's own): the WASM build
-    // compresses on the event loop, so the link idles while it works and compression
-    // never overlaps sending (measured: S4-auto over ssh slower than --zlevel=1). zlib's
-    // async API overlaps them on every core; --compress=zstd still gets WASM zstd.
-    const autoZstd = zstdBoth && zstdKind === 'builtin' && blockSize <= AUTO_ZSTD_MAX_BLOCK;
+    // auto uses zstd wherever both ends have it: node's runs on libuv's thread pool, the
+    // WASM build on threads of its own (zstd-pool.ts), so either overlaps sending on
+    // every core; zstd-1 is both faster and smaller than zlib-1.
+    const autoZstd = zstdBoth && blockSize <= AUTO_ZSTD_MAX_BLOCK;
     this.auto = request.compress === 'auto' ? new AutoCodec(autoZstd ? ZSTD_LADDER : ZLIB_LADDER) : undefined;
     this.fixed = request.compress === 'none' ? { codec: 'none', level: 0 } : { codec: request.compress === 'auto' ? 'none' : request.compress, level: request.level };
   }

@@ -15,6 +15,12 @@ import { loadPiece } from '../pieces/agent-pieces.js';
 
 export interface ZstdEngine {
   compress(data: Uint8Array, level: number): Buffer;
+  /**
+   * Compresses `data` and copies the frame into `target` (which may be the memory
+   * `data` is in: the frame is copied out of the WASM heap after compressing); its
+   * length, or undefined when the frame is longer than `target`.
+   */
+  compressInto(data: Uint8Array, level: number, target: Uint8Array): number | undefined;
   /** Decompresses into exactly `capacity` bytes at most; throws on a corrupt frame. */
   decompress(frame: Uint8Array, capacity: number): Buffer;
 }
@@ -50,23 +56,31 @@ export async function loadWasmZstd(): Promise<ZstdEngine> {
   if (typeof api?.decompress !== 'function' || typeof heap?.heapView !== 'function') {
     throw new Error('@hpcc-js/wasm-zstd does not have the members basyn calls');
   }
-  const run = (src: Uint8Array, capacity: number, call: (dst: number, srcBlock: HeapBlock) => number): Buffer => {
+  const run = <T>(src: Uint8Array, capacity: number, call: (dst: number, srcBlock: HeapBlock) => number, take: (frame: Uint8Array) => T): T => {
     const input = heap.dataToHeap(src);
     const output = heap.malloc(Math.max(1, capacity));
     try {
       const n = call(output.ptr, input);
       if (api.isError(n)) throw new Error(api.getErrorName(n));
-      return Buffer.from(heap.heapView({ ptr: output.ptr, size: n }));
+      return take(heap.heapView({ ptr: output.ptr, size: n }));
     } finally {
       heap.free(output);
       heap.free(input);
     }
   };
+  const copyOut = (frame: Uint8Array): Buffer => Buffer.from(frame);
+  const compress = <T>(data: Uint8Array, level: number, take: (frame: Uint8Array) => T): T => {
+    const capacity = api.compressBound(data.length);
+    return run(data, capacity, (dst, src) => api.compress(dst, capacity, src.ptr, src.size, level), take);
+  };
   return {
-    compress: (data, level) => {
-      const capacity = api.compressBound(data.length);
-      return run(data, capacity, (dst, src) => api.compress(dst, capacity, src.ptr, src.size, level));
-    },
-    decompress: (frame, capacity) => run(frame, capacity, (dst, src) => api.decompress(dst, capacity, src.ptr, src.size)),
+    compress: (data, level) => compress(data, level, copyOut),
+    compressInto: (data, level, target) =>
+      compress(data, level, (frame) => {
+        if (frame.length > target.length) return undefined;
+        target.set(frame);
+        return frame.length;
+      }),
+    decompress: (frame, capacity) => run(frame, capacity, (dst, src) => api.decompress(dst, capacity, src.ptr, src.size), copyOut),
   };
 }

@@ -7,6 +7,9 @@
  * must be the block's raw length, before any memory is set aside for it; the
  * decompressor is then bounded to that many bytes.
  *
+ * The WASM build compresses on threads of its own (zstd-pool.ts), as node's runs on
+ * libuv's thread pool.
+ *
  * BASYN_ZSTD=wasm forces the WASM build even where node has zstd (to test the two
  * against each other on one machine); BASYN_ZSTD=none makes this process have no
  * zstd at all (an agent that offers none, as an older build would).
@@ -16,6 +19,7 @@ import { promisify } from 'node:util';
 import { ProtocolError } from '../errors.js';
 import type { ZstdEngine } from './zstd-wasm.js';
 import { hasPiece } from '../pieces/agent-pieces.js';
+import { threadedCodecGate } from './codec-threads.js';
 
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
@@ -37,9 +41,12 @@ function findBuiltin(): BuiltinZstd | undefined {
   if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || typeof z.zstdDecompressSync !== 'function') return undefined;
   const levelParam = constants.ZSTD_c_compressionLevel;
   if (typeof levelParam !== 'number') return undefined;
+  const compress = promisify(z.zstdCompress as BuiltinCompress);
+  const decompress = promisify(z.zstdDecompress as BuiltinCompress);
   return {
-    compress: promisify(z.zstdCompress as BuiltinCompress),
-    decompress: promisify(z.zstdDecompress as BuiltinCompress),
+    // One block per core at once, as zlib (codec-threads.ts).
+    compress: (data, options) => threadedCodecGate.run(() => compress(data, options)),
+    decompress: (data, options) => threadedCodecGate.run(() => decompress(data, options)),
     decompressSync: z.zstdDecompressSync as BuiltinDecompressSync,
     levelParam,
   };
@@ -71,11 +78,20 @@ function wasmEngine(): Promise<ZstdEngine> {
 const SMALL_BLOCK = 64 * 1024;
 
 export async function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
+  return (await zstdCompressLent(data, level)).frame;
+}
+
+/**
+ * zstdCompress, with a `release` that lends the frame's memory to the next block once
+ * the caller is done with it (the WASM pool's buffers; a no-op for node's zstd).
+ */
+export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
   if (builtin !== undefined) {
-    return builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length });
+    return { frame: await builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length }), release: () => undefined };
   }
-  return (await wasmEngine()).compress(data, level);
+  // Off the event loop (zstd-pool.ts): on the calling thread the link idles while it works.
+  return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
