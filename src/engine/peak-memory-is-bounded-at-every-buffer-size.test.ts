@@ -40,7 +40,11 @@ const CASES: Case[] = [
   { mode: 'COPY', data: 'zero', action: 'PUSH', kib: 16, places: EVERYWHERE },
   { mode: 'COPY', data: 'random', action: 'PULL', kib: 4, places: EVERYWHERE },
   { mode: 'SYNC', data: 'zero', action: 'PULL', kib: 4, places: ['through a local agent', 'over ssh'] },
-  { mode: 'SYNC', data: 'random', action: 'PUSH', kib: 4, places: ['locally', 'through a local agent'] },
+  { mode: 'SYNC', data: 'random', action: 'PUSH', kib: 4, places: ['locally'] },
+  {
+    mode: 'SYNC', data: 'random', action: 'PUSH', kib: 4, places: ['through a local agent'],
+    todo: 'the command of a SYNC of 4 KiB blocks that all differ, through the agent, peaks at 138-166 MiB (issue 14 stays open: bench/README.md, peak memory)',
+  },
   { mode: 'BITMAP', data: 'random', action: 'PUSH', kib: 4, places: ['locally', 'through a local agent'] },
   { mode: 'COPY', data: 'zero', action: 'PUSH', kib: 65536, places: ['locally', 'over ssh'] },
   { mode: 'SYNC', data: 'random', action: 'PUSH', kib: 65536, places: EVERYWHERE },

@@ -192,7 +192,7 @@ describe('an agent that offers no zstd', () => {
 });
 
 describe('--bwlimit', () => {
-  for (const [value, shown] of [['0', '"0"'], ['-5', '"-5"'], ['fast', '"fast"'], ['10X', '"10X"'], ['', '""']]) {
+  for (const [value, shown] of [['0', '0'], ['-5', '-5'], ['fast', 'fast'], ['10X', '10X'], ['', '""'], ['1 M', '"1 M"']]) {
     test(`--bwlimit=${value} is a usage error (exit 1)`, async () => {
       const r = await runBasyn(['-l', 'a.img', '-r', 'b.img', '-a', 'PUSH', '-m', 'COPY', `--bwlimit=${value}`]);
       assert.equal(r.code, 1, describeRun(r));
