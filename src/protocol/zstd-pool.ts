@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { pieceSources } from '../pieces/agent-pieces.js';
+import { hasPiece, pieceSources } from '../pieces/agent-pieces.js';
 import { wasmZstdThreads } from './codec-threads.js';
 import { SlabPool } from '../util/slab-pool.js';
 import type { ZstdJob, ZstdJobResult } from './zstd-worker.js';
@@ -85,7 +85,8 @@ export class ZstdPool {
   constructor(count = wasmZstdThreads()) {
     const code = workerSource();
     // A thread has no share in what the bootstrap received: the piece travels with it.
-    const workerData = { pieces: pieceSources(['zstd']) };
+    // (An agent on a node with zstd built in is sent no WASM build, and its threads need none.)
+    const workerData = { pieces: hasPiece('zstd') ? pieceSources(['zstd']) : {} };
     for (let i = 0; i < count; i++) {
       const thread: Thread = { worker: new Worker(code, { eval: true, workerData }), ready: false, job: undefined, spare: undefined };
       thread.worker.on('message', (m: ZstdJobResult | 'ready' | { failed: string }) => this.onMessage(thread, m));

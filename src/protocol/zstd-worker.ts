@@ -1,6 +1,6 @@
 /**
- * A zstd thread: runs the WASM build (zstd-wasm.ts) off the event loop, for a node
- * without zstd built in. Each job's input arrives in an ArrayBuffer transferred to the
+ * A zstd thread: compresses off the event loop with node's own zstd where it has one
+ * (zstd-builtin-engine.ts), with the WASM build (zstd-wasm.ts) otherwise. Each job's input arrives in an ArrayBuffer transferred to the
  * thread, and goes back, transferred again. A compressed block goes back in that same
  * buffer, over its input, so a thread allocates nothing per block (a fresh output per
  * block was garbage the collector freed late: tens of MiB of RSS in a COPY); the pool
@@ -11,6 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { providePieces } from '../pieces/agent-pieces.js';
 import { loadWasmZstd } from './zstd-wasm.js';
+import { builtinZstdEngine } from './zstd-builtin-engine.js';
 
 /** One at a time per thread, so a result needs no id. */
 export interface ZstdJob {
@@ -33,7 +34,9 @@ export interface ZstdJobResult {
 
 const data = workerData as { pieces: Record<string, string> };
 providePieces(data.pieces);
-void loadWasmZstd().then(
+// node's own zstd where it has one (zstd-builtin-engine.ts), as zstd.ts chooses.
+const builtin = process.env.BASYN_ZSTD === 'wasm' ? undefined : builtinZstdEngine();
+void (builtin !== undefined ? Promise.resolve(builtin) : loadWasmZstd()).then(
   (engine) => {
     const port = parentPort!;
     port.on('message', (job: ZstdJob) => {

@@ -7,8 +7,8 @@
  * must be the block's raw length, before any memory is set aside for it; the
  * decompressor is then bounded to that many bytes.
  *
- * The WASM build compresses on threads of its own (zstd-pool.ts), as node's runs on
- * libuv's thread pool.
+ * Both compress on threads of their own (zstd-pool.ts); node's decompresses on libuv's
+ * thread pool.
  *
  * BASYN_ZSTD=wasm forces the WASM build even where node has zstd (to test the two
  * against each other on one machine); BASYN_ZSTD=none makes this process have no
@@ -28,7 +28,6 @@ type BuiltinCompress = (data: Buffer, options: object, cb: (e: Error | null, out
 type BuiltinDecompressSync = (data: Buffer, options: object) => Buffer;
 
 interface BuiltinZstd {
-  compress(data: Buffer, options: object): Promise<Buffer>;
   decompress(data: Buffer, options: object): Promise<Buffer>;
   decompressSync: BuiltinDecompressSync;
   levelParam: number;
@@ -41,11 +40,9 @@ function findBuiltin(): BuiltinZstd | undefined {
   if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || typeof z.zstdDecompressSync !== 'function') return undefined;
   const levelParam = constants.ZSTD_c_compressionLevel;
   if (typeof levelParam !== 'number') return undefined;
-  const compress = promisify(z.zstdCompress as BuiltinCompress);
   const decompress = promisify(z.zstdDecompress as BuiltinCompress);
   return {
     // One block per core at once, as zlib (codec-threads.ts).
-    compress: (data, options) => threadedCodecGate.run(() => compress(data, options)),
     decompress: (data, options) => threadedCodecGate.run(() => decompress(data, options)),
     decompressSync: z.zstdDecompressSync as BuiltinDecompressSync,
     levelParam,
@@ -87,10 +84,9 @@ export async function zstdCompress(data: Buffer, level: number): Promise<Buffer>
  */
 export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
-  if (builtin !== undefined) {
-    return { frame: await builtin.compress(data, { params: { [builtin.levelParam]: level }, pledgedSrcSize: data.length }), release: () => undefined };
-  }
-  // Off the event loop (zstd-pool.ts): on the calling thread the link idles while it works.
+  // Off the event loop on the pool's threads (zstd-pool.ts), with node's zstd too: there
+  // a frame goes into reused memory, where zlib.zstdCompress leaves two buffers per block
+  // to the collector (zstd-builtin-engine.ts).
   return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
 }
 
@@ -131,7 +127,10 @@ export async function zstdDecompress(payload: Buffer, rawLength: number): Promis
   let out: Buffer;
   try {
     if (builtin !== undefined) {
-      const limit = { maxOutputLength: Math.max(rawLength, 1) };
+      // One output buffer with room to spare (a full one makes zlib start another), not
+      // 16 KiB chunks joined into a copy: both were garbage node 24 frees late (an agent
+      // receiving a compressible COPY: 160 MiB with the chunks, 130 without).
+      const limit = { maxOutputLength: Math.max(rawLength, 1), chunkSize: Math.max(rawLength + 1, 64) };
       out = rawLength <= SMALL_BLOCK ? builtin.decompressSync(payload, limit) : await builtin.decompress(payload, limit);
     } else {
       out = (await wasmEngine()).decompress(payload, rawLength);

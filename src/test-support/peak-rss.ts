@@ -36,6 +36,8 @@ export interface PeakRssOptions {
   timeoutMs?: number;
   /** Another build of basyn (bin/basyn.js), e.g. to compare with an older one. */
   bin?: string;
+  /** Another node binary to run the command under. */
+  node?: string;
 }
 
 /** VmHWM of `pid` in KiB, or undefined once it is gone. */
@@ -59,7 +61,7 @@ function kill(pid: number): void {
 export async function runWithPeakRss(args: readonly string[], options: PeakRssOptions): Promise<PeakRssRun> {
   const started = Date.now();
   const before = new Set(options.sshdPort !== undefined ? sshAgentPids(options.sshdPort) : []);
-  const run = spawnBasyn(args, { env: options.env, timeoutMs: options.timeoutMs ?? 300_000, bin: options.bin });
+  const run = spawnBasyn(args, { env: options.env, timeoutMs: options.timeoutMs ?? 300_000, bin: options.bin, node: options.node });
   const agents = new Set<number>();
   let commandKiB = 0;
   let agentKiB: number | undefined;

@@ -132,9 +132,10 @@ export interface Spawned {
 }
 
 /** Starts bin/basyn.js, keeping its output; killed after `timeoutMs` so a hang fails the test. */
-export function spawnBasyn(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number; bin?: string } = {}): Spawned {
+// `node`: another node binary to run the command under (the one running the tests by default).
+export function spawnBasyn(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number; bin?: string; node?: string } = {}): Spawned {
   const started = Date.now();
-  const child = spawn(process.execPath, [options.bin ?? BASYN_BIN, ...args], {
+  const child = spawn(options.node ?? process.execPath, [options.bin ?? BASYN_BIN, ...args], {
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: options.uid,

@@ -1,0 +1,97 @@
+/**
+ * node's own zstd (node:zlib, from 22.15 / 23.8) as a ZstdEngine for the zstd threads
+ * (zstd-worker.ts), compressing into one output buffer the thread reuses.
+ *
+ * Why not zlib.zstdCompress: each call gathers its frame in 16 KiB chunks and joins
+ * them into a fresh buffer, and node 24's collector frees those late. A PUSH COPY of a
+ * compressible 128 MiB image through the local agent on node 24 took the command to
+ * 200-260 MiB that way; the same frames written into a reused buffer and copied into
+ * the pool's slabs leave nothing to the collector.
+ *
+ * The stream's handle is driven directly (writeSync with ZSTD_e_end into our buffer,
+ * as node's own zstdCompressSync does into its chunks): undocumented, so every piece
+ * is checked first, and without it this falls back to zstdCompressSync.
+ */
+import * as zlib from 'node:zlib';
+import type { ZstdEngine } from './zstd-wasm.js';
+
+interface ZstdHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+
+interface ZstdStream {
+  _handle?: ZstdHandle;
+  /** [output bytes left, input bytes left] after a write. */
+  _writeState?: Uint32Array;
+  close(): void;
+}
+
+type ZstdStreamClass = new (options: object) => ZstdStream;
+type ZstdSync = (data: Uint8Array, options: object) => Buffer;
+
+/** ZSTD_compressBound, rounded up: a frame of `n` bytes of input never needs more. */
+function compressBound(n: number): number {
+  return n + (n >> 7) + 1024;
+}
+
+/** The engine, or undefined where this node has no zstd of its own. */
+export function builtinZstdEngine(): ZstdEngine | undefined {
+  const z = zlib as unknown as Record<string, unknown>;
+  const constants = zlib.constants as unknown as Record<string, number>;
+  const Stream = z.ZstdCompress as ZstdStreamClass | undefined;
+  const compressSync = z.zstdCompressSync as ZstdSync | undefined;
+  const decompressSync = z.zstdDecompressSync as ZstdSync | undefined;
+  const levelParam = constants.ZSTD_c_compressionLevel;
+  const end = constants.ZSTD_e_end;
+  if (typeof Stream !== 'function' || typeof compressSync !== 'function' || typeof decompressSync !== 'function') return undefined;
+  if (typeof levelParam !== 'number' || typeof end !== 'number') return undefined;
+
+  let out = Buffer.alloc(0);
+  /** The frame left in `out` by a compressInto it did not fit (the worker asks for it next). */
+  let tooLong: { data: Uint8Array; level: number; length: number } | undefined;
+
+  const options = (data: Uint8Array, level: number): object => ({ params: { [levelParam]: level }, pledgedSrcSize: data.length });
+
+  /** The frame's length in `out`, or undefined where the handle is not as expected. */
+  const compressToOut = (data: Uint8Array, level: number): number | undefined => {
+    const need = compressBound(data.length);
+    if (out.length < need) out = Buffer.allocUnsafe(need);
+    const stream = new Stream(options(data, level));
+    try {
+      const handle = stream._handle;
+      const state = stream._writeState;
+      if (handle === undefined || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+      handle.writeSync(end, data, 0, data.length, out, 0, out.length);
+      const [outLeft, inLeft] = [state[0]!, state[1]!];
+      // With room for the whole bound, one ZSTD_e_end call ends the frame; anything else is a surprise.
+      if (inLeft !== 0 || outLeft === 0) return undefined;
+      return out.length - outLeft;
+    } finally {
+      stream.close();
+    }
+  };
+
+  return {
+    compress(data, level) {
+      const left = tooLong;
+      tooLong = undefined;
+      if (left !== undefined && left.data === data && left.level === level) return Buffer.from(out.subarray(0, left.length));
+      const n = compressToOut(data, level);
+      return n === undefined ? compressSync(data, options(data, level)) : Buffer.from(out.subarray(0, n));
+    },
+    compressInto(data, level, target) {
+      tooLong = undefined;
+      const n = compressToOut(data, level);
+      if (n === undefined) return undefined;
+      if (n > target.length) {
+        tooLong = { data, level, length: n };
+        return undefined;
+      }
+      target.set(out.subarray(0, n));
+      return n;
+    },
+    decompress(frame, capacity) {
+      return decompressSync(frame, { maxOutputLength: Math.max(capacity, 1) });
+    },
+  };
+}
