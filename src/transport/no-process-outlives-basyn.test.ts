@@ -47,10 +47,33 @@ after(async () => dir.remove());
 type Place = 'through a local agent' | 'over ssh';
 const PLACES: Place[] = ['through a local agent', 'over ssh'];
 
-async function placeArgs(t: TestContext, place: Place): Promise<{ hostArgs: string[]; sshd?: SshdFixture } | undefined> {
+async function placeArgs(t: TestContext, place: Place): Promise<Where | undefined> {
   if (place === 'through a local agent') return { hostArgs: [] };
   const sshd = await sshdOrSkip(t);
   return sshd === undefined ? undefined : { hostArgs: ['-h', sshd.host, '-p', String(sshd.port)], sshd };
+}
+
+type Where = { hostArgs: string[]; sshd?: SshdFixture };
+
+/**
+ * A PUSH of compressible data at --zlevel 9 (slow enough to catch in the middle), stopped
+ * early, with its agent (the one process besides basyn that has the destination open)
+ * and, over ssh, its ssh client found.
+ */
+async function runCaughtInTheMiddle(where: Where, place: Place, name: string, seed: number, modeArgs: string[]) {
+  const size = 64 * MiB;
+  const source = join(dir.path, `${name}-source.img`);
+  const destination = join(dir.path, `${name}-destination.img`);
+  await writeCompressibleImage(source, size, seed);
+  const { run } = await spawnStoppedEarly(
+    ['-l', source, '-r', destination, '-a', 'PUSH', ...modeArgs, '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
+    { env: where.sshd?.env, prepare: () => sparseImage(destination, size), progress: () => allocatedNow(destination), latest: size / 2 },
+  );
+  const agents = holders(destination, [run.pid]);
+  assert.equal(agents.length, 1, `one agent with the destination open, found ${agents.length}`);
+  const ssh = sshChild(run.pid);
+  if (place === 'over ssh') assert.ok(ssh !== undefined, 'no ssh child of basyn');
+  return { source, destination, run, agents, ssh };
 }
 
 /** The ssh client among basyn's children, if any. */
@@ -115,19 +138,8 @@ for (const place of PLACES) {
   test(`two SIGTERMs ${place} while the agent does not answer: basyn exits at once with exit 2, leaving no ${place === 'over ssh' ? 'ssh client' : 'agent'} behind`, async (t) => {
     const where = await placeArgs(t, place);
     if (where === undefined) return;
-    const size = 64 * MiB;
     const name = place === 'over ssh' ? 'twice-ssh' : 'twice-local';
-    const source = join(dir.path, `${name}-source.img`);
-    const destination = join(dir.path, `${name}-destination.img`);
-    await writeCompressibleImage(source, size, 9);
-    const { run } = await spawnStoppedEarly(
-      ['-l', source, '-r', destination, '-a', 'PUSH', '-m', 'COPY', '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
-      { env: where.sshd?.env, prepare: () => sparseImage(destination, size), progress: () => allocatedNow(destination), latest: size / 2 },
-    );
-    const agents = holders(destination, [run.pid]);
-    assert.equal(agents.length, 1, `one agent with the destination open, found ${agents.length}`);
-    const ssh = sshChild(run.pid);
-    if (place === 'over ssh') assert.ok(ssh !== undefined, 'no ssh child of basyn');
+    const { source, destination, run, agents, ssh } = await runCaughtInTheMiddle(where, place, name, 9, ['-m', 'COPY']);
     // The agent stops answering (as one thrashing does), then basyn runs on and is told to stop.
     process.kill(agents[0]!, 'SIGSTOP');
     try {
@@ -165,21 +177,10 @@ for (const { place, bitmap } of ONE_SIGTERM) {
   test(`one SIGTERM ${place}${bitmap ? ' in a bitmap run' : ''} while the agent does not answer: basyn quits within seconds with exit 2, leaving no ${place === 'over ssh' ? 'ssh client' : 'agent'}${bitmap ? ' and no bitmap lock' : ''} behind`, async (t) => {
     const where = await placeArgs(t, place);
     if (where === undefined) return;
-    const size = 64 * MiB;
     const name = `${place === 'over ssh' ? 'once-ssh' : 'once-local'}${bitmap ? '-bitmap' : ''}`;
-    const source = join(dir.path, `${name}-source.img`);
-    const destination = join(dir.path, `${name}-destination.img`);
     const bitmapFile = join(dir.path, `${name}.bitmap`);
-    await writeCompressibleImage(source, size, 11);
     const mode = bitmap ? ['-m', 'SYNC', '-b', bitmapFile] : ['-m', 'COPY'];
-    const { run } = await spawnStoppedEarly(
-      ['-l', source, '-r', destination, '-a', 'PUSH', ...mode, '--zlevel', '9', '--remote-node', process.execPath, ...where.hostArgs],
-      { env: where.sshd?.env, prepare: () => sparseImage(destination, size), progress: () => allocatedNow(destination), latest: size / 2 },
-    );
-    const agents = holders(destination, [run.pid]);
-    assert.equal(agents.length, 1, `one agent with the destination open, found ${agents.length}`);
-    const ssh = sshChild(run.pid);
-    if (place === 'over ssh') assert.ok(ssh !== undefined, 'no ssh child of basyn');
+    const { source, destination, run, agents, ssh } = await runCaughtInTheMiddle(where, place, name, 11, mode);
     process.kill(agents[0]!, 'SIGSTOP');
     try {
       process.kill(run.pid, 'SIGCONT');
