@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { quietWorker } from '../util/quiet-worker.js';
 import type { HashAlgorithm } from './hash-algorithms.js';
 import { pieceSources } from '../pieces/agent-pieces.js';
 import type { NumberedRangeJob, RangeJobResult } from './digest-worker.js';
@@ -41,7 +42,7 @@ export class DigestPool {
     const code = workerSource();
     // A thread has no share in what the bootstrap received: its piece travels with it.
     const pieces = pieceSources(algorithm.piece !== undefined ? [algorithm.piece] : []);
-    this.workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, workerData: { hashId: algorithm.id, pieces } }));
+    this.workers = Array.from({ length: threads }, () => quietWorker(code, { eval: true, workerData: { hashId: algorithm.id, pieces } }));
     this.ready = Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
       w.once('message', () => resolve());
       w.once('error', reject);

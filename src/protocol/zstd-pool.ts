@@ -18,7 +18,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { quietWorker } from '../util/quiet-worker.js';
 import { hasPiece, pieceSources } from '../pieces/agent-pieces.js';
 import { wasmZstdThreads } from './codec-threads.js';
 import { SlabPool } from '../util/slab-pool.js';
@@ -88,7 +89,7 @@ export class ZstdPool {
     // (An agent on a node with zstd built in is sent no WASM build, and its threads need none.)
     const workerData = { pieces: hasPiece('zstd') ? pieceSources(['zstd']) : {} };
     for (let i = 0; i < count; i++) {
-      const thread: Thread = { worker: new Worker(code, { eval: true, workerData }), ready: false, job: undefined, spare: undefined };
+      const thread: Thread = { worker: quietWorker(code, { eval: true, workerData }), ready: false, job: undefined, spare: undefined };
       thread.worker.on('message', (m: ZstdJobResult | 'ready' | { failed: string }) => this.onMessage(thread, m));
       thread.worker.on('error', (error) => this.fail(error));
       thread.worker.on('exit', (code) => {
