@@ -74,10 +74,12 @@ function numericEntries(dir: string): number[] {
 
 const BOOTSTRAP_HEAD = BOOTSTRAP.slice(0, 60);
 
-/** `node -e <the agent bootstrap>`, as started locally or by the remote shell. */
+/** `node [AGENT_NODE_FLAGS] -e <the agent bootstrap>`, as started locally or by the remote shell. */
 function isAgent(pid: number): boolean {
   const args = commandLine(pid);
-  return args !== undefined && args.length >= 3 && /(^|\/)node$/.test(args[0]!) && args[1] === '-e' && args[2]!.startsWith(BOOTSTRAP_HEAD);
+  if (args === undefined || !/(^|\/)node$/.test(args[0] ?? '')) return false;
+  const e = args.indexOf('-e');
+  return e > 0 && args[e + 1]?.startsWith(BOOTSTRAP_HEAD) === true;
 }
 
 /** Agent processes descending from any of `roots`, started no earlier than `since` (ticks). */

@@ -92,7 +92,9 @@ export class Workspace {
   proxy(delayMs: number): Promise<DelayProxy> {
     return this.once(`proxy-${delayMs}`, async () => {
       const sshd = await this.sshd();
-      const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs });
+      // The workspace stops it at the end; a proxy that stopped itself while idle
+      // would refuse the scenarios that reuse it minutes after its ceiling was measured.
+      const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs, idleStopMs: 24 * 3600_000 });
       this.cleanups.push(() => proxy.stop());
       this.log(`delay proxy (${delayMs} ms each way) on 127.0.0.1:${proxy.port}`);
       return proxy;

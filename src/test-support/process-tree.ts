@@ -81,7 +81,9 @@ export async function stopProcess(pid: number, timeoutMs = 10_000): Promise<bool
 
 /** True when the command line is a bootstrapped basyn agent (`node -e <bootstrap>`). */
 export function isAgentCommand(argv: string[]): boolean {
-  return argv.length >= 3 && /(^|\/)node$/.test(argv[0]!) && argv[1] === '-e' && argv[2]!.includes('process.versions.node');
+  if (!/(^|\/)node$/.test(argv[0] ?? '')) return false;
+  const e = argv.indexOf('-e'); // after the agent's node options (AGENT_NODE_FLAGS)
+  return e > 0 && argv[e + 1]?.includes('process.versions.node') === true;
 }
 
 /** Agents started by the sshd listening on `sshdPort` (matched by their SSH_CONNECTION). */

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
-import { BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript } from './agent-bootstrap.js';
+import { AGENT_NODE_FLAGS, BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript } from './agent-bootstrap.js';
 import type { PieceName } from '../pieces/agent-pieces.js';
 import { ProtocolStart } from './protocol-start.js';
 import { quoteShellWord } from './shell-words.js';
@@ -171,6 +171,7 @@ export class AgentProcess implements AgentLink {
     // Over ssh, node from the remote PATH; on this machine, this very node.
     const node = options.remoteNode ?? (options.ssh !== undefined ? 'node' : process.execPath);
     const sudo = options.sudo === true;
+    const flags = AGENT_NODE_FLAGS.join(' ');
     if (options.ssh !== undefined) {
       const { host, port, user, rsh } = options.ssh;
       assertSafeHost(host);
@@ -179,13 +180,13 @@ export class AgentProcess implements AgentLink {
       if (port !== undefined) args.push('-p', String(port));
       if (user !== undefined) args.push('-l', user);
       // The remote shell parses this line: every part is fixed text or quoted.
-      const remote = [...(sudo ? ['sudo', '-n', '--'] : []), quoteShellWord(node), '-e', `'${BOOTSTRAP}'`].join(' ');
+      const remote = [...(sudo ? ['sudo', '-n', '--'] : []), quoteShellWord(node), flags, '-e', `'${BOOTSTRAP}'`].join(' ');
       args.push('--', host, `exec ${remote}`);
       child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       where = `host ${quoteName(host)}`;
       started = { path: program!, option: rsh !== undefined && rsh.length > 0 ? '-e/--rsh' : 'install the OpenSSH client, or name one with -e/--rsh' };
     } else {
-      const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), node, '-e', BOOTSTRAP];
+      const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), node, ...AGENT_NODE_FLAGS, '-e', BOOTSTRAP];
       child = spawn(program!, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
