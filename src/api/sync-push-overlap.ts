@@ -31,12 +31,16 @@ export function syncOverlapsLogin(settings: SyncOverlapShape, hasAgent: boolean)
 }
 
 /**
- * How far the stream runs ahead of the SYNC at most: in blocks (memory: a few bytes
- * and an object each), and in bytes, so that a block found to differ is read again
- * soon after the stream read it, from the page cache rather than the disk. 512 MiB is
- * what two cores hash in about the time of a login.
+ * How far the stream runs ahead of the SYNC at most: in blocks (memory: a few hundred
+ * bytes of objects each, and their data within KEPT_DATA_BYTES), and in bytes, so that
+ * a block found to differ is read again soon after the stream read it, from the page
+ * cache rather than the disk. 512 MiB is what two cores hash in about the time of a
+ * login. 4096 blocks, not more: at --buffer 1 the command of a SYNC through the agent
+ * peaked at 185-190 MiB with 16384 kept, 138 with 4096 (and TRANSFER_WINDOW's 512
+ * items); kept blocks outlive many young-generation collections, and V8 grows its
+ * heap for them.
  */
-const KEPT_AHEAD = 16384;
+const KEPT_AHEAD = 4096;
 const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
 /**
  * Block data kept with the digests, at most: a small run's differing blocks then need

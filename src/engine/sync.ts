@@ -19,8 +19,11 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Differing blocks being moved at once: by bytes, and by count, since each small block
  * in flight is an object, a promise and (in PULL) an outstanding request of its own.
+ * 512, not 1024: at --buffer 4 the command of a SYNC PUSH through the agent peaked at
+ * 152 MiB with 1024 and 134 with 256 (the remote device's own write window holds 256);
+ * 512 keeps more PULL requests in flight over a slow link.
  */
-const TRANSFER_WINDOW = { bytes: 16 * 1024 * 1024, items: 1024 };
+const TRANSFER_WINDOW = { bytes: 16 * 1024 * 1024, items: 512 };
 
 export async function syncDevices(source: Device, destination: Device, ctx: EngineContext): Promise<TransferCounters> {
   const counters = emptyCounters();
