@@ -74,6 +74,34 @@ function wasmEngine(): Promise<ZstdEngine> {
 /** Blocks up to this size are decompressed on the calling thread (as in block-codec.ts). */
 const SMALL_BLOCK = 64 * 1024;
 
+/**
+ * Blocks up to this size are compressed on the calling thread too. A trip to a zstd
+ * thread costs two copies and a message, more than zstd-1 spends on a block this small,
+ * and the thread itself costs 25-30 MiB (an isolate and its WASM heap): a SYNC of 64 MiB
+ * of random data at `--buffer 1`-`16` through the agent peaked at 137-153 MiB with the
+ * thread, and never starts one now (docs/design.md, "Memory").
+ */
+export const SMALL_COMPRESS = 64 * 1024;
+
+const NOTHING_TO_RELEASE = (): void => undefined;
+
+let onCallingThread: Promise<ZstdEngine> | undefined;
+
+/** True once this process has set up any zstd engine or thread (for tests: random data must set up none). */
+export function zstdStarted(): boolean {
+  return wasm !== undefined || onCallingThread !== undefined || poolStarted;
+}
+
+let poolStarted = false;
+
+/** The engine that compresses small blocks here: node's own, or the WASM build's. */
+function callingThreadEngine(): Promise<ZstdEngine> {
+  onCallingThread ??= builtin !== undefined
+    ? import('./zstd-builtin-engine.js').then((m) => m.builtinZstdEngine() ?? Promise.reject(new Error('node\'s zstd is not as expected')))
+    : wasmEngine();
+  return onCallingThread;
+}
+
 export async function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
   return (await zstdCompressLent(data, level)).frame;
 }
@@ -84,9 +112,11 @@ export async function zstdCompress(data: Buffer, level: number): Promise<Buffer>
  */
 export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
+  if (data.length <= SMALL_COMPRESS) return { frame: (await callingThreadEngine()).compress(data, level), release: NOTHING_TO_RELEASE };
   // Off the event loop on the pool's threads (zstd-pool.ts), with node's zstd too: there
   // a frame goes into reused memory, where zlib.zstdCompress leaves two buffers per block
   // to the collector (zstd-builtin-engine.ts).
+  poolStarted = true;
   return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
 }
 
