@@ -201,7 +201,7 @@ export class AgentServer {
         void device.read(m.offset, m.length)
           .then((data) => this.encode(data))
           .then(
-            (b) => this.channel.send({ type: MessageType.Data, id: m.id, offset: m.offset, rawLength: m.length, encoding: b.encoding, payload: b.payload }),
+            (b) => this.channel.send({ type: MessageType.Data, id: m.id, offset: m.offset, rawLength: m.length, encoding: b.encoding, payload: b.payload }, b.release),
             (e) => this.fail(m.id, e),
           );
         return;
@@ -366,7 +366,8 @@ export class AgentServer {
       encodingBytes -= e.rawLength;
       await this.admit(s);
       this.codecs!.observe(performance.now() - t1, t1 - t0);
-      this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload });
+      // A compressed payload's memory goes back to its codec once written out (block-codec.ts).
+      this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload }, e.block.release);
     };
     for await (const b of device.blocks(start, end, blockSize)) {
       if (this.stopping) return;

@@ -20,6 +20,7 @@ import { ProtocolError } from '../errors.js';
 import type { ZstdEngine } from './zstd-wasm.js';
 import { hasPiece } from '../pieces/agent-pieces.js';
 import { threadedCodecGate } from './codec-threads.js';
+import { SlabPool } from '../util/slab-pool.js';
 
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
@@ -85,6 +86,23 @@ export const SMALL_COMPRESS = 64 * 1024;
 
 const NOTHING_TO_RELEASE = (): void => undefined;
 
+/**
+ * Frames compressed here, copied into reused slabs as the pool's are (zstd-pool.ts):
+ * a fresh buffer per frame was garbage the collector freed tens of MiB late (a COPY of
+ * mixed data in 64 KiB blocks through the agent peaked at 143-147 MiB that way).
+ */
+const smallFrames = new SlabPool(4 * 1024 * 1024);
+let scratch = Buffer.alloc(0);
+
+/** Compresses on this thread; a frame no shorter than the block comes back as the block itself (sent raw). */
+function compressHere(engine: ZstdEngine, data: Buffer, level: number): { frame: Buffer; release(): void } {
+  if (scratch.length < data.length) scratch = Buffer.allocUnsafeSlow(SMALL_COMPRESS);
+  const length = engine.compressInto(data, level, scratch.subarray(0, data.length - 1));
+  if (length === undefined) return { frame: data, release: NOTHING_TO_RELEASE };
+  const copy = smallFrames.copy(scratch.subarray(0, length));
+  return { frame: copy.buffer, release: copy.release };
+}
+
 let onCallingThread: Promise<ZstdEngine> | undefined;
 
 /** True once this process has set up any zstd engine or thread (for tests: random data must set up none). */
@@ -102,17 +120,14 @@ function callingThreadEngine(): Promise<ZstdEngine> {
   return onCallingThread;
 }
 
-export async function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
-  return (await zstdCompressLent(data, level)).frame;
-}
-
 /**
- * zstdCompress, with a `release` that lends the frame's memory to the next block once
- * the caller is done with it (the WASM pool's buffers; a no-op for node's zstd).
+ * A zstd frame of `data`, with a `release` that lends the frame's memory to the next
+ * block once the caller is done with it. A small block that does not shrink comes back
+ * as itself (the caller sends it raw; block-codec.ts).
  */
 export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
-  if (data.length <= SMALL_COMPRESS) return { frame: (await callingThreadEngine()).compress(data, level), release: NOTHING_TO_RELEASE };
+  if (data.length <= SMALL_COMPRESS) return compressHere(await callingThreadEngine(), data, level);
   // Off the event loop on the pool's threads (zstd-pool.ts), with node's zstd too: there
   // a frame goes into reused memory, where zlib.zstdCompress leaves two buffers per block
   // to the collector (zstd-builtin-engine.ts).
