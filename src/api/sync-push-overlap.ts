@@ -14,6 +14,8 @@
  */
 import type { BlockDigest, Device, DigestOptions, WriteOptions } from '../device/device.js';
 import { WrappedDevice } from '../device/wrapped-device.js';
+import { PIECE_BYTES } from '../device/pieces.js';
+import { SlabPool } from '../util/slab-pool.js';
 
 export interface SyncOverlapShape {
   action?: 'PUSH' | 'PULL';
@@ -46,7 +48,9 @@ const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
  * Block data kept with the digests, at most: a small run's differing blocks then need
  * no second read. (A stream on several threads brings no data: those are read again.)
  */
-const KEPT_DATA_BYTES = 16 * 1024 * 1024;
+const KEPT_DATA_BYTES = 8 * 1024 * 1024;
+
+const NOTHING_KEPT = (): void => undefined;
 
 /**
  * The source, with its digest stream of [0, size) in blocks of `blockSize` already
@@ -55,7 +59,9 @@ const KEPT_DATA_BYTES = 16 * 1024 * 1024;
  * is closed, so no read lands on a descriptor closed and reused meanwhile).
  */
 export class EarlyDigestSource extends WrappedDevice {
-  private readonly kept: BlockDigest[] = [];
+  private readonly kept: { block: BlockDigest; release(): void }[] = [];
+  /** The kept blocks' data: copies in reused slabs, given back once the SYNC moves past them. */
+  private readonly keptCopies = new SlabPool(PIECE_BYTES);
   private ended = false;
   private failure: unknown;
   private taken = false;
@@ -87,7 +93,8 @@ export class EarlyDigestSource extends WrappedDevice {
         // The stream's buffers are reused as it moves on: keep copies (of the data, within a budget).
         const keepData = d.data !== undefined && this.keptDataBytes + d.data.length <= KEPT_DATA_BYTES;
         if (keepData) this.keptDataBytes += d.data!.length;
-        this.kept.push({ offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: keepData ? Buffer.from(d.data!) : undefined });
+        const copy = keepData ? this.keptCopies.copy(d.data!) : undefined;
+        this.kept.push({ block: { offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: copy?.buffer }, release: copy?.release ?? NOTHING_KEPT });
         this.hashed++;
         this.wakeReader?.();
       }
@@ -112,9 +119,14 @@ export class EarlyDigestSource extends WrappedDevice {
       signal?.throwIfAborted();
       const d = this.kept.shift();
       if (d !== undefined) {
-        this.keptDataBytes -= d.data?.length ?? 0;
+        this.keptDataBytes -= d.block.data?.length ?? 0;
         this.wakePump?.();
-        yield d;
+        try {
+          yield d.block;
+        } finally {
+          // The stream has moved on (Device.digests: data is valid until then).
+          d.release();
+        }
         continue;
       }
       if (this.failure !== undefined) throw this.failure;

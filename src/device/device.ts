@@ -85,7 +85,12 @@ export interface Device {
   digests(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: DigestOptions): AsyncIterable<BlockDigest>;
   /** Digests of the chunks of one range (the finer comparison of --chunk). */
   chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]>;
-  read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * `length` bytes from `offset`. A device that reads on this machine reads them into
+   * `into` (at least `length` bytes) when given, and returns that memory; others
+   * return memory of their own.
+   */
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** Consecutive blocks of [start, end) with their data (COPY). */
   blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncIterable<Block>;
   /**

@@ -177,9 +177,9 @@ export class LocalDevice implements Device {
   }
 
   /** Reads exactly `length` bytes at `offset` into a new buffer. */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.checkRange('read', offset, length);
-    return this.readInto(Buffer.allocUnsafe(length), offset);
+    return this.readInto(into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length), offset);
   }
 
   /** Fills `buffer` from `offset`; a short read is an error (the device shrank). */

@@ -21,8 +21,8 @@ export abstract class WrappedDevice implements Device {
   chunkDigests(offset: number, length: number, chunkSize: number): Promise<Buffer[]> {
     return this.inner.chunkDigests(offset, length, chunkSize);
   }
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.inner.read(offset, length);
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return this.inner.read(offset, length, into);
   }
   blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncIterable<Block> {
     return this.inner.blocks(start, end, blockSize, signal, options);

@@ -10,6 +10,7 @@ import { chunkDigestsOf } from '../device/local-device.js';
 import { PIECE_BYTES, copyRange } from '../device/pieces.js';
 import type { BlockDigest, Device, WriteOptions } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
+import { SlabPool } from '../util/slab-pool.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { blockPairs, comparesBytes } from './block-pairs.js';
@@ -21,9 +22,12 @@ const EMPTY = Buffer.alloc(0);
  * in flight is an object, a promise and (in PULL) an outstanding request of its own.
  * 512, not 1024: at --buffer 4 the command of a SYNC PUSH through the agent peaked at
  * 152 MiB with 1024 and 134 with 256 (the remote device's own write window holds 256);
- * 512 keeps more PULL requests in flight over a slow link.
+ * 512 keeps more PULL requests in flight over a slow link. 8 MiB, not 16: with the
+ * remote device's write window and the early digest stream's kept data (each halved
+ * with it), a SYNC PUSH of 256 MiB of mixed data through the agent peaked at 161 MiB
+ * with 16 and 131 with 8, in the same time (farm-bench, 5 runs each).
  */
-const TRANSFER_WINDOW = { bytes: 16 * 1024 * 1024, items: 512 };
+const TRANSFER_WINDOW = { bytes: 8 * 1024 * 1024, items: 512 };
 
 export async function syncDevices(source: Device, destination: Device, ctx: EngineContext): Promise<TransferCounters> {
   const counters = emptyCounters();
@@ -46,11 +50,19 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
       await moveBlock(source, destination, s, undefined, ctx, counters, { borrowed: true });
       continue;
     }
-    // The streams reuse their buffers once advanced: keep copies for the transfer.
+    // The streams reuse their buffers once advanced: keep copies for the transfer,
+    // lent to the destination's writes (which copy what they keep) and given back after.
     const own = ownData(s);
-    const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { ...d, data: undefined };
-    if (byBytes) own.digest = dOwn.digest = EMPTY; // the reused buffers, stale once advanced
-    await transfers.add(s.length, () => moveBlock(source, destination, own, dOwn, ctx, counters));
+    const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { block: { ...d, data: undefined }, release: NOTHING_HELD };
+    if (byBytes) own.block.digest = dOwn.block.digest = EMPTY; // the reused buffers, stale once advanced
+    await transfers.add(s.length, async () => {
+      try {
+        await moveBlock(source, destination, own.block, dOwn.block, ctx, counters, { borrowed: true });
+      } finally {
+        own.release();
+        dOwn.release();
+      }
+    });
   }
   await transfers.drain();
   if (ctx.dryRun !== true) await destination.flush();
@@ -58,14 +70,24 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
   return counters;
 }
 
+const NOTHING_HELD = (): void => undefined;
+
 /**
- * The digest with a private copy of its data, safe to keep past the stream's next step.
- * A block longer than a piece keeps no data: it is read again, a piece at a time, when
- * it is moved (a copy of each such block in flight was tens of MiB).
+ * Copies of blocks being moved, in reused slabs: a fresh copy per differing block was
+ * garbage the collector freed tens of MiB late (slab-pool.ts).
  */
-export function ownData(b: BlockDigest): BlockDigest {
-  if (b.data === undefined) return b;
-  return b.length > PIECE_BYTES ? { ...b, data: undefined } : { ...b, data: Buffer.from(b.data) };
+const heldBlocks = new SlabPool(PIECE_BYTES);
+
+/**
+ * The digest with a private copy of its data, safe to keep past the stream's next step
+ * until `release`. A block longer than a piece keeps no data: it is read again, a piece
+ * at a time, when it is moved (a copy of each such block in flight was tens of MiB).
+ */
+function ownData(b: BlockDigest): { block: BlockDigest; release(): void } {
+  if (b.data === undefined) return { block: b, release: NOTHING_HELD };
+  if (b.length > PIECE_BYTES) return { block: { ...b, data: undefined }, release: NOTHING_HELD };
+  const copy = heldBlocks.copy(b.data);
+  return { block: { ...b, data: copy.buffer }, release: copy.release };
 }
 
 /** Moves one differing block, or only its differing chunks. */
@@ -111,7 +133,7 @@ export async function moveBlock(
       counters.bytesWritten += length;
       continue;
     }
-    if (s.data !== undefined) await destination.write(s.offset + at, s.data.subarray(at, at + length));
+    if (s.data !== undefined) await destination.write(s.offset + at, s.data.subarray(at, at + length), writeOptions);
     else await copyRange(source, destination, s.offset + at, length);
     counters.writes++;
     counters.bytesWritten += length;

@@ -81,9 +81,9 @@ export class FaultDevice implements Device {
     return this.inner.chunkDigests(offset, length, chunkSize);
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.check('read', offset, length, true);
-    return this.inner.read(offset, length);
+    return this.inner.read(offset, length, into);
   }
 
   async *blocks(start: number, end: number, blockSize: number, signal?: AbortSignal, options?: BlockOptions): AsyncGenerator<Block> {

@@ -47,6 +47,21 @@ describe('slab pool', () => {
     assert.deepEqual(e.buffer, bytes(32, 5));
   });
 
+  test('memory taken for a read is held as a copy is: not handed out again until released', () => {
+    const pool = new SlabPool(64);
+    const target = pool.take(40);
+    assert.equal(target.buffer.length, 40);
+    target.buffer.fill(7); // what a read would write there
+    const other = pool.copy(bytes(40, 8)); // does not fit beside it: another slab
+    assert.notEqual(other.buffer.buffer, target.buffer.buffer);
+    assert.deepEqual(target.buffer, bytes(40, 7));
+    target.release();
+    other.release();
+    const again = pool.take(40);
+    assert.ok(again.buffer.buffer === target.buffer.buffer || again.buffer.buffer === other.buffer.buffer, 'released memory is taken again');
+    assert.equal(pool.take(65).buffer.length, 65); // longer than a slab: its own memory
+  });
+
   test('a buffer longer than a slab, and an empty one, get copies of their own', () => {
     const pool = new SlabPool(64);
     const long = pool.copy(bytes(65, 3));

@@ -31,18 +31,25 @@ export class SlabPool {
 
   copy(data: Uint8Array): PooledCopy {
     if (data.length > this.slabBytes || data.length === 0) return { buffer: Buffer.from(data), release: NOTHING_TO_RELEASE };
+    const taken = this.take(data.length);
+    taken.buffer.set(data);
+    return taken;
+  }
+
+  /** `length` bytes of slab memory, uninitialised (a read's target): released as a copy is. */
+  take(length: number): PooledCopy {
+    if (length > this.slabBytes || length === 0) return { buffer: Buffer.allocUnsafeSlow(length), release: NOTHING_TO_RELEASE };
     let slab = this.current;
     if (slab !== undefined && slab.live === 0) slab.used = 0;
-    if (slab === undefined || slab.used + data.length > this.slabBytes) {
+    if (slab === undefined || slab.used + length > this.slabBytes) {
       if (slab !== undefined) this.retire(slab);
       slab = this.free.pop() ?? { memory: Buffer.allocUnsafeSlow(this.slabBytes), used: 0, live: 0 };
       slab.used = 0;
       this.current = slab;
     }
-    const buffer = slab.memory.subarray(slab.used, slab.used + data.length);
-    buffer.set(data);
+    const buffer = slab.memory.subarray(slab.used, slab.used + length);
     // 8-byte aligned, as fresh allocations are.
-    slab.used += (data.length + 7) & ~7;
+    slab.used += (length + 7) & ~7;
     slab.live++;
     let released = false;
     const owner = slab;
