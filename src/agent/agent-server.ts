@@ -11,7 +11,7 @@ import { LocalDevice, expandHome, type LocalDeviceOptions } from '../device/loca
 import { hashById, knownHashIds, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { fileCodecOf } from '../delta/file-codec.js';
-import { decodeBlock, encodeBlock, type CodecSetting, type EncodedBlock } from '../protocol/block-codec.js';
+import { decodeBlock, type CodecSetting, type EncodedBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
@@ -246,12 +246,8 @@ export class AgentServer {
   }
 
   /** Compresses one block for DATA with the codec of the moment, and counts it. */
-  private async encode(data: Buffer): Promise<EncodedBlock> {
-    const codecs = this.codecs!;
-    const setting = codecs.next();
-    const block = await encodeBlock(data, setting);
-    codecs.record(setting, data.length, block);
-    return block;
+  private encode(data: Buffer): Promise<EncodedBlock> {
+    return this.codecs!.encode(data);
   }
 
   private async open(id: number, path: string, writable: boolean, hashId: number, blockSize: number, createSize: number, rateLimit: number): Promise<void> {

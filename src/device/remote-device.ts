@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
-import { decodeBlock, encodeBlock } from '../protocol/block-codec.js';
+import { decodeBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, CodecTally, codecLabel, localEncodings, openCodecOf, type CodecUse, type CompressRequest } from '../protocol/codec-policy.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
@@ -28,8 +28,12 @@ const DIGEST_CREDIT = 4096;
 const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
 /** ...and blocks: each one received is decoded and queued here as its own objects. */
 const BLOCK_CREDIT_ITEMS = 1024;
-/** Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs nothing on the wire but is one more object here). */
-const WRITE_WINDOW = { bytes: 16 * 1024 * 1024, items: 256 };
+/**
+ * Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs
+ * nothing on the wire but is one more object here). 8 MiB keeps four 2 MiB blocks in
+ * the codec threads and the pipe; 16 held more memory for no speed (engine/sync.ts).
+ */
+const WRITE_WINDOW = { bytes: 8 * 1024 * 1024, items: 256 };
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 /**
  * How long close() waits for queued writes to leave before it gives up on an agent
@@ -456,18 +460,16 @@ export class RemoteDevice implements Device {
       this.throwIfFailed();
       await this.writes.add(block.length, async () => {
         const codecs = this.codecs!;
-        const setting = codecs.next();
         const t0 = performance.now();
         let encoded;
         try {
-          encoded = await encodeBlock(block, setting);
+          encoded = await codecs.encode(block);
           this.throwIfFailed();
         } catch (error) {
           copy?.release();
           throw error;
         }
         const t1 = performance.now();
-        codecs.record(setting, block.length, encoded);
         const { encoding, payload } = encoded;
         const holdsBlock = payload.buffer === block.buffer && payload.length > 0;
         if (!holdsBlock) copy?.release();
@@ -476,9 +478,9 @@ export class RemoteDevice implements Device {
         const linkIdle = this.channel.pendingOutput === 0;
         // A compressed payload's memory goes back to its codec once written out (block-codec.ts).
         if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : encoded.release)) {
-          await this.channel.drained();
+          await codecs.waitForLink(this.channel.drained());
         }
-        codecs.observe(performance.now() - t1, linkIdle ? t1 - t0 : 0);
+        codecs.observe(0, linkIdle ? t1 - t0 : 0);
         this.throwIfFailed();
       });
     } catch (error) {

@@ -6,10 +6,16 @@
  *
  * The rule (docs/design.md, "Choosing the codec as the run goes"): over each period of
  * PERIOD blocks, if the sender waited on the link (send window full, or a --bwlimit
- * holding it back) longer than the link waited on the compressor, the link is the
- * bound and each block may cost more CPU: one step up the ladder. If the link waited
- * on the compressor more than twice as long as the reverse, the compressor is the
- * bound: one step down, to the ladder's floor. Otherwise stay.
+ * holding it back) longer than the link waited on the compressor, and longer than it
+ * spent compressing, the link is the bound and each block may cost more CPU: one step
+ * up the ladder. If the link waited on the compressor more than twice as long as the
+ * reverse, or compressing took more than twice as long as the waits for the link, the
+ * compressor is the bound: one step down, to the ladder's floor. Otherwise stay.
+ *
+ * The time spent compressing counts even while the link was busy: the link can look
+ * busy because its receiver shares this machine's cores (a local agent that hashes its
+ * own device in a SYNC), and a rule that saw only the waits climbed to zstd-19 there,
+ * took those cores from the receiver, and ran a SYNC of 64 KiB blocks at 5 MB/s.
  *
  * zstd's floor is zstd-1, not raw: zstd-1 runs on every core at once (node's on libuv's
  * pool, the WASM build on zstd-pool.ts's threads), at 200-450 MB/s a core, and sends a
@@ -48,6 +54,7 @@ export class AutoCodec {
   private blocks = 0;
   private linkWait = 0;
   private compressorWait = 0;
+  private compressing = 0;
 
   /** Starts at zstd-1 / zlib-1 (by default): cheap, and most of the ratio of the higher levels. */
   constructor(private readonly ladder: readonly CodecSetting[], start = ladder.findIndex((s) => s.level === 1)) {
@@ -61,16 +68,21 @@ export class AutoCodec {
 
   /**
    * One block was sent: `linkWaitMs` the sender held it, compressed, waiting for the
-   * link or window; `compressorWaitMs` the link had nothing to send while it compressed.
+   * link or window; `compressorWaitMs` the link had nothing to send while it compressed;
+   * `compressingMs` it took to compress, whatever the link did meanwhile.
    */
-  observe(linkWaitMs: number, compressorWaitMs: number): void {
+  observe(linkWaitMs: number, compressorWaitMs: number, compressingMs = 0): void {
     this.linkWait += Math.max(0, linkWaitMs);
     this.compressorWait += Math.max(0, compressorWaitMs);
+    this.compressing += Math.max(0, compressingMs);
     if (++this.blocks < PERIOD) return;
-    if (this.linkWait > this.compressorWait && this.linkWait > 0) this.step = Math.min(this.step + 1, this.ladder.length - 1);
-    else if (this.compressorWait > 2 * this.linkWait && this.compressorWait > 0) this.step = Math.max(this.step - 1, 0);
+    const linkBound = this.linkWait > this.compressorWait && this.linkWait > this.compressing;
+    const compressorBound = (this.compressorWait > 2 * this.linkWait && this.compressorWait > 0) || this.compressing > 2 * this.linkWait;
+    if (linkBound) this.step = Math.min(this.step + 1, this.ladder.length - 1);
+    else if (compressorBound) this.step = Math.max(this.step - 1, 0);
     this.blocks = 0;
     this.linkWait = 0;
     this.compressorWait = 0;
+    this.compressing = 0;
   }
 }

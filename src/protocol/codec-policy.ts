@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { AutoCodec, ZLIB_LADDER, ZSTD_LADDER } from './auto-codec.js';
-import type { CodecSetting, EncodedBlock } from './block-codec.js';
+import { encodeBlock, type CodecSetting, type EncodedBlock } from './block-codec.js';
 import { Encoding, OpenCodec } from './protocol.js';
 import { hasZstd } from './zstd.js';
 
@@ -77,6 +77,31 @@ export class CodecTally {
  */
 export const AUTO_ZSTD_MAX_BLOCK = 8 * 1024 * 1024;
 
+/** The time at least one of the promises it was given was pending, taken in parts. */
+class BusyClock {
+  private pending = 0;
+  private since = 0;
+  private total = 0;
+
+  async during<T>(work: Promise<T>): Promise<T> {
+    if (this.pending++ === 0) this.since = performance.now();
+    try {
+      return await work;
+    } finally {
+      if (--this.pending === 0) this.total += performance.now() - this.since;
+    }
+  }
+
+  /** The busy time since the last take. */
+  take(): number {
+    const now = performance.now();
+    const busy = this.total + (this.pending > 0 ? now - this.since : 0);
+    this.total = 0;
+    if (this.pending > 0) this.since = now;
+    return busy;
+  }
+}
+
 /** Chooses each block's codec for one sender. */
 export class CodecChooser {
   private readonly auto: AutoCodec | undefined;
@@ -102,20 +127,36 @@ export class CodecChooser {
     this.fixed = request.compress === 'none' ? { codec: 'none', level: 0 } : { codec: request.compress === 'auto' ? 'none' : request.compress, level: request.level };
   }
 
+  /** Time at least one block was in a codec, and at least one waited for the link. */
+  private readonly compressing = new BusyClock();
+  private readonly waitingForLink = new BusyClock();
+
   get isAuto(): boolean {
     return this.auto !== undefined;
   }
 
-  next(): CodecSetting {
-    return this.auto?.current ?? this.fixed;
+  /** Compresses one block with the codec of the moment, and counts what it carried. */
+  async encode(data: Buffer): Promise<EncodedBlock> {
+    const setting = this.auto?.current ?? this.fixed;
+    const block = await this.compressing.during(encodeBlock(data, setting));
+    this.tally.add(codecLabel(block.encoding, setting), data.length, block.payload.length);
+    return block;
   }
 
-  /** See AutoCodec.observe. */
+  /** Waits for `drained` (the link), timed for auto: see observe. */
+  waitForLink(drained: Promise<void>): Promise<void> {
+    return this.waitingForLink.during(drained);
+  }
+
+  /**
+   * One block was sent (AutoCodec.observe). A sender that keeps several blocks going
+   * at once (the client's write window) passes no wait for the link and waits through
+   * waitForLink instead: what counts is the time at least one block waited, and the
+   * time at least one block was in a codec, since the last call; not each block's own,
+   * which summed the same wait over every block in the window and read a link busy
+   * for a moment as the bound.
+   */
   observe(linkWaitMs: number, compressorWaitMs: number): void {
-    this.auto?.observe(linkWaitMs, compressorWaitMs);
-  }
-
-  record(setting: CodecSetting, rawLength: number, block: EncodedBlock): void {
-    this.tally.add(codecLabel(block.encoding, setting), rawLength, block.payload.length);
+    this.auto?.observe(linkWaitMs + this.waitingForLink.take(), compressorWaitMs, this.compressing.take());
   }
 }
