@@ -15,7 +15,7 @@
 import type { BlockDigest, Device, DigestOptions, WriteOptions } from '../device/device.js';
 import { WrappedDevice } from '../device/wrapped-device.js';
 import { PIECE_BYTES } from '../device/pieces.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { SlabPool, privateCopy } from '../util/slab-pool.js';
 
 export interface SyncOverlapShape {
   action?: 'PUSH' | 'PULL';
@@ -37,12 +37,13 @@ export function syncOverlapsLogin(settings: SyncOverlapShape, hasAgent: boolean)
  * bytes of objects each, and their data within KEPT_DATA_BYTES), and in bytes, so that
  * a block found to differ is read again soon after the stream read it, from the page
  * cache rather than the disk. 512 MiB is what two cores hash in about the time of a
- * login. 4096 blocks, not more: at --buffer 1 the command of a SYNC through the agent
- * peaked at 185-190 MiB with 16384 kept, 138 with 4096 (and TRANSFER_WINDOW's 512
- * items); kept blocks outlive many young-generation collections, and V8 grows its
- * heap for them.
+ * login. 1024 blocks, not more: at --buffer 1 the command of a SYNC through the agent
+ * peaked at 185-190 MiB with 16384 kept, 134-161 with 4096 and 132-138 with 1024
+ * (and TRANSFER_WINDOW's 512 items); kept blocks outlive many young-generation
+ * collections, and V8 grows its heap for them. Blocks of 512 KiB and more are bound by
+ * the bytes; smaller ones hash less far ahead during the login than they could.
  */
-const KEPT_AHEAD = 4096;
+const KEPT_AHEAD = 1024;
 const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
 /**
  * Block data kept with the digests, at most: a small run's differing blocks then need
@@ -93,7 +94,7 @@ export class EarlyDigestSource extends WrappedDevice {
         // The stream's buffers are reused as it moves on: keep copies (of the data, within a budget).
         const keepData = d.data !== undefined && this.keptDataBytes + d.data.length <= KEPT_DATA_BYTES;
         if (keepData) this.keptDataBytes += d.data!.length;
-        const copy = keepData ? this.keptCopies.copy(d.data!) : undefined;
+        const copy = keepData ? privateCopy(this.keptCopies, d.data!) : undefined;
         this.kept.push({ block: { offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: copy?.buffer }, release: copy?.release ?? NOTHING_KEPT });
         this.hashed++;
         this.wakeReader?.();

@@ -7,7 +7,7 @@
  * in order, and a block is written in full or the run fails, as before.
  */
 import type { IncrementalDigest } from '../hash/hash-algorithms.js';
-import { SlabPool, type PooledCopy } from '../util/slab-pool.js';
+import { SLAB_WORTHWHILE, SlabPool, type PooledCopy } from '../util/slab-pool.js';
 import type { Device } from './device.js';
 
 export const PIECE_BYTES = 4 * 1024 * 1024;
@@ -39,14 +39,15 @@ const readTargets = new SlabPool(PIECE_BYTES);
  * given (initialised), is fed the pieces in order: the digest of exactly what was written.
  */
 export async function copyRange(source: Device, destination: Device, offset: number, length: number, hasher?: IncrementalDigest): Promise<void> {
-  const reads: { offset: number; target: PooledCopy; data: Promise<Buffer> }[] = [];
+  const reads: { offset: number; target: PooledCopy | undefined; data: Promise<Buffer> }[] = [];
   const pieces = piecesOf(offset, length);
   const readMore = (): void => {
     while (reads.length < READS_AHEAD) {
       const p = pieces.next();
       if (p.done === true) return;
-      const target = readTargets.take(p.value.length);
-      const data = source.read(p.value.offset, p.value.length, target.buffer);
+      // A small read is cheap young garbage: given to the write, not lent (slab-pool.ts).
+      const target = p.value.length >= SLAB_WORTHWHILE ? readTargets.take(p.value.length) : undefined;
+      const data = source.read(p.value.offset, p.value.length, target?.buffer);
       data.catch(() => undefined); // awaited in order below
       reads.push({ offset: p.value.offset, target, data });
     }
@@ -60,13 +61,16 @@ export async function copyRange(source: Device, destination: Device, offset: num
       readMore();
       hasher?.update(data);
       // A device that read into the target lent it: the write copies what it keeps.
-      await destination.write(current.offset, data, { borrowed: data.buffer === current.target.buffer.buffer });
-      current.target.release();
+      await destination.write(current.offset, data, { borrowed: data.buffer === current.target?.buffer.buffer });
+      current.target?.release();
       current = undefined;
     }
   } finally {
     // Reads still in flight may land in their targets yet: that memory goes back once they have.
-    for (const r of [...(current === undefined ? [] : [current]), ...reads.splice(0)]) void r.data.then(r.target.release, r.target.release);
+    for (const r of [...(current === undefined ? [] : [current]), ...reads.splice(0)]) {
+      const release = (): void => r.target?.release();
+      void r.data.then(release, release);
+    }
   }
 }
 

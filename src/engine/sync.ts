@@ -10,7 +10,7 @@ import { chunkDigestsOf } from '../device/local-device.js';
 import { PIECE_BYTES, copyRange } from '../device/pieces.js';
 import type { BlockDigest, Device, WriteOptions } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { SLAB_WORTHWHILE, SlabPool, privateCopy } from '../util/slab-pool.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { blockPairs, comparesBytes } from './block-pairs.js';
@@ -57,7 +57,8 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
     if (byBytes) own.block.digest = dOwn.block.digest = EMPTY; // the reused buffers, stale once advanced
     await transfers.add(s.length, async () => {
       try {
-        await moveBlock(source, destination, own.block, dOwn.block, ctx, counters, { borrowed: true });
+        // A copy from the slabs is lent to the write; a small one is given to it.
+        await moveBlock(source, destination, own.block, dOwn.block, ctx, counters, { borrowed: s.length >= SLAB_WORTHWHILE });
       } finally {
         own.release();
         dOwn.release();
@@ -86,7 +87,7 @@ const heldBlocks = new SlabPool(PIECE_BYTES);
 function ownData(b: BlockDigest): { block: BlockDigest; release(): void } {
   if (b.data === undefined) return { block: b, release: NOTHING_HELD };
   if (b.length > PIECE_BYTES) return { block: { ...b, data: undefined }, release: NOTHING_HELD };
-  const copy = heldBlocks.copy(b.data);
+  const copy = privateCopy(heldBlocks, b.data);
   return { block: { ...b, data: copy.buffer }, release: copy.release };
 }
 
