@@ -80,9 +80,10 @@ const SMALL_BLOCK = 64 * 1024;
  * thread costs two copies and a message, more than zstd-1 spends on a block this small,
  * and the thread itself costs 25-30 MiB (an isolate and its WASM heap): a SYNC of 64 MiB
  * of random data at `--buffer 1`-`16` through the agent peaked at 137-153 MiB with the
- * thread, and never starts one now (docs/design.md, "Memory").
+ * thread, and never starts one now (docs/design.md, "Small blocks are compressed on the
+ * main thread").
  */
-export const SMALL_COMPRESS = 64 * 1024;
+const SMALL_COMPRESS = 64 * 1024;
 
 const NOTHING_TO_RELEASE = (): void => undefined;
 
