@@ -15,7 +15,7 @@
 import type { BlockDigest, Device, DigestOptions, WriteOptions } from '../device/device.js';
 import { WrappedDevice } from '../device/wrapped-device.js';
 import { PIECE_BYTES } from '../device/pieces.js';
-import { SlabPool, privateCopy } from '../util/slab-pool.js';
+import { NOTHING_TO_RELEASE, SlabPool, privateCopy } from '../util/slab-pool.js';
 
 export interface SyncOverlapShape {
   action?: 'PUSH' | 'PULL';
@@ -50,8 +50,6 @@ const KEPT_AHEAD_BYTES = 512 * 1024 * 1024;
  * no second read. (A stream on several threads brings no data: those are read again.)
  */
 const KEPT_DATA_BYTES = 8 * 1024 * 1024;
-
-const NOTHING_KEPT = (): void => undefined;
 
 /**
  * The source, with its digest stream of [0, size) in blocks of `blockSize` already
@@ -95,7 +93,7 @@ export class EarlyDigestSource extends WrappedDevice {
         const keepData = d.data !== undefined && this.keptDataBytes + d.data.length <= KEPT_DATA_BYTES;
         if (keepData) this.keptDataBytes += d.data!.length;
         const copy = keepData ? privateCopy(this.keptCopies, d.data!) : undefined;
-        this.kept.push({ block: { offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: copy?.buffer }, release: copy?.release ?? NOTHING_KEPT });
+        this.kept.push({ block: { offset: d.offset, length: d.length, digest: Buffer.from(d.digest), data: copy?.buffer }, release: copy?.release ?? NOTHING_TO_RELEASE });
         this.hashed++;
         this.wakeReader?.();
       }

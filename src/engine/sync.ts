@@ -10,7 +10,7 @@ import { chunkDigestsOf } from '../device/local-device.js';
 import { PIECE_BYTES, copyRange } from '../device/pieces.js';
 import type { BlockDigest, Device, WriteOptions } from '../device/device.js';
 import { BoundedWindow } from '../util/bounded-window.js';
-import { SLAB_WORTHWHILE, SlabPool, privateCopy } from '../util/slab-pool.js';
+import { NOTHING_TO_RELEASE, SLAB_WORTHWHILE, SlabPool, privateCopy } from '../util/slab-pool.js';
 import type { EngineContext } from './engine-context.js';
 import { emptyCounters, type TransferCounters } from './transfer-counters.js';
 import { blockPairs, comparesBytes } from './block-pairs.js';
@@ -53,7 +53,7 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
     // The streams reuse their buffers once advanced: keep copies for the transfer,
     // lent to the destination's writes (which copy what they keep) and given back after.
     const own = ownData(s);
-    const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { block: { ...d, data: undefined }, release: NOTHING_HELD };
+    const dOwn = ctx.chunkSize !== undefined ? ownData(d) : { block: { ...d, data: undefined }, release: NOTHING_TO_RELEASE };
     if (byBytes) own.block.digest = dOwn.block.digest = EMPTY; // the reused buffers, stale once advanced
     await transfers.add(s.length, async () => {
       try {
@@ -71,8 +71,6 @@ export async function syncDevices(source: Device, destination: Device, ctx: Engi
   return counters;
 }
 
-const NOTHING_HELD = (): void => undefined;
-
 /**
  * Copies of blocks being moved, in reused slabs: a fresh copy per differing block was
  * garbage the collector freed tens of MiB late (slab-pool.ts).
@@ -85,8 +83,8 @@ const heldBlocks = new SlabPool(PIECE_BYTES);
  * at a time, when it is moved (a copy of each such block in flight was tens of MiB).
  */
 function ownData(b: BlockDigest): { block: BlockDigest; release(): void } {
-  if (b.data === undefined) return { block: b, release: NOTHING_HELD };
-  if (b.length > PIECE_BYTES) return { block: { ...b, data: undefined }, release: NOTHING_HELD };
+  if (b.data === undefined) return { block: b, release: NOTHING_TO_RELEASE };
+  if (b.length > PIECE_BYTES) return { block: { ...b, data: undefined }, release: NOTHING_TO_RELEASE };
   const copy = privateCopy(heldBlocks, b.data);
   return { block: { ...b, data: copy.buffer }, release: copy.release };
 }

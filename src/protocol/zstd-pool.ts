@@ -22,7 +22,7 @@ import type { Worker } from 'node:worker_threads';
 import { quietWorker } from '../util/quiet-worker.js';
 import { hasPiece, pieceSources } from '../pieces/agent-pieces.js';
 import { wasmZstdThreads } from './codec-threads.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { NOTHING_TO_RELEASE, SlabPool } from '../util/slab-pool.js';
 import type { ZstdJob, ZstdJobResult } from './zstd-worker.js';
 
 declare const __BASYN_ZSTD_WORKER__: string | undefined;
@@ -52,8 +52,6 @@ interface Waiting {
   resolve(out: PooledFrame): void;
   reject(error: Error): void;
 }
-
-const NOTHING_TO_RELEASE = (): void => undefined;
 
 /** SlabPool's release must come exactly once; a caller may call this one again. */
 function onceOnly(release: () => void): () => void {

@@ -20,7 +20,7 @@ import { ProtocolError } from '../errors.js';
 import type { ZstdEngine } from './zstd-wasm.js';
 import { hasPiece } from '../pieces/agent-pieces.js';
 import { threadedCodecGate } from './codec-threads.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { NOTHING_TO_RELEASE, SlabPool } from '../util/slab-pool.js';
 
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
@@ -84,8 +84,6 @@ const SMALL_BLOCK = 64 * 1024;
  * main thread").
  */
 const SMALL_COMPRESS = 64 * 1024;
-
-const NOTHING_TO_RELEASE = (): void => undefined;
 
 /**
  * Frames compressed here, copied into reused slabs as the pool's are (zstd-pool.ts):

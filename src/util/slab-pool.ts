@@ -20,7 +20,8 @@ export interface PooledCopy {
   release(): void;
 }
 
-const NOTHING_TO_RELEASE = (): void => undefined;
+/** A release for memory nobody needs to give back (the collector takes it). */
+export const NOTHING_TO_RELEASE = (): void => undefined;
 
 /**
  * Copies of blocks from this size up are worth a slab to whoever passes a block on to a
