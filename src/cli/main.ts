@@ -19,6 +19,7 @@ import { bashCompletion } from './bash-completion.js';
 import { parseOptions } from './command-line.js';
 import type { Options } from '../options/options.js';
 import { refuseArgumentsNotUtf8 } from './raw-arguments.js';
+import { keepYoungGenerationSmall } from '../util/young-generation.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   // Every byte the command prints goes through these two, so an output that cannot be
@@ -169,6 +170,7 @@ function handleSignals(controller: AbortController, stderr: SafeOutput): (code: 
 }
 
 export function cliMain(): void {
+  keepYoungGenerationSmall();
   main(process.argv.slice(2)).then(
     (code) => {
       // Exit now rather than when the event loop has drained: a signal can only be

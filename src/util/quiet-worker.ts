@@ -10,7 +10,10 @@
  * own warnings. (Reading them would keep the process alive after unref().)
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { afterNewIsolate } from './young-generation.js';
 
 export function quietWorker(code: string, options: WorkerOptions): Worker {
-  return new Worker(code, { ...options, stdout: true, stderr: true });
+  const worker = new Worker(code, { ...options, stdout: true, stderr: true });
+  worker.once('online', afterNewIsolate);
+  return worker;
 }
