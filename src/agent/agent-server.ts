@@ -16,6 +16,8 @@ import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
+import { PIECE_BYTES } from '../device/pieces.js';
+import { SlabPool } from '../util/slab-pool.js';
 import {
   DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
@@ -27,6 +29,11 @@ import {
  * is a promise, its closures and its buffer here).
  */
 const WRITE_BACKLOG = { bytes: 32 * 1024 * 1024, items: 1024 };
+/**
+ * The slabs WRITE frames are joined into (protocol.ts, FrameDecoder): two of the
+ * largest frames a client sends (a piece of a long block) fit in one.
+ */
+const WRITE_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
 /** Blocks a read stream compresses at once (libuv's pool has 4 threads by default)... */
 const ENCODE_AHEAD = 4;
 /** ...and bytes of them: big blocks are compressed one or two at a time. */
@@ -101,7 +108,7 @@ export class AgentServer {
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.channel = new Channel(input, output, {
-      message: (m) => this.dispatch(m),
+      message: (m, release) => this.dispatch(m, release),
       closed: (error) => {
         if (error === undefined) {
           if (!this.byeSeen) this.abandon('the client closed the session without BYE', 0);
@@ -114,7 +121,7 @@ export class AgentServer {
           void this.fail(0, error);
         }
       },
-    });
+    }, undefined, undefined, { type: MessageType.Write, pool: new SlabPool(WRITE_FRAME_SLAB_BYTES) });
     // Nobody can hear the agent any more once its output breaks (the client, ssh or a
     // pipe in between went away): end the session, or streams would wait for credits
     // that can never come and the agent would outlive its client.
@@ -125,16 +132,17 @@ export class AgentServer {
     });
   }
 
-  private dispatch(m: Message): void {
+  /** `release`: the frame's memory, given back once a WRITE's payload is written (see Channel). */
+  private dispatch(m: Message, release: () => void): void {
     if (this.stopping) return;
     try {
-      this.handle(m);
+      this.handle(m, release);
     } catch (error) {
       void this.fail(0, error);
     }
   }
 
-  private handle(m: Message): void {
+  private handle(m: Message, release: () => void): void {
     if (!this.helloSeen) {
       if (m.type !== MessageType.Hello) throw new ProtocolError(`expected HELLO first, got ${messageName(m.type)}`);
       if (m.magic !== PROTOCOL_MAGIC) throw new ProtocolError('client HELLO has a wrong magic number');
@@ -214,7 +222,7 @@ export class AgentServer {
         checkPayloadLength(m.encoding, m.payload.length, m.rawLength);
         if (this.undoState === 'opening' || this.undoState === 'finished') throw new ProtocolError(`WRITE while the undo file is ${this.undoState === 'opening' ? 'being created' : 'completed'}`);
         this.writesSeen = true;
-        this.queueWrite(device, m.offset, m.rawLength, m.encoding, m.payload);
+        this.queueWrite(device, m.offset, m.rawLength, m.encoding, m.payload, release);
         return;
       case MessageType.Flush:
         void this.flush(device, m.id);
@@ -376,7 +384,7 @@ export class AgentServer {
     while (encoding.length > 0) await sendOne();
   }
 
-  private queueWrite(device: Device, offset: number, rawLength: number, encoding: number, payload: Buffer): void {
+  private queueWrite(device: Device, offset: number, rawLength: number, encoding: number, payload: Buffer, release: () => void): void {
     this.backlog += rawLength;
     // Frames already read still arrive after this (at most one read's worth): the
     // bound is the backlog plus one input chunk of frames.
@@ -391,15 +399,29 @@ export class AgentServer {
     const ready = this.decodedSoFar.then(() => decoded);
     this.decodedSoFar = ready.then(() => undefined);
     this.decodedSoFar.catch(() => undefined);
+    // The frame's memory goes back to the channel once nothing reads it: a compressed
+    // payload once decoded (it may still be decoding after an earlier payload failed),
+    // a raw one, which is the data written, once the device says it is written.
+    let queued = false;
+    let dataFree!: () => void;
+    const dataDone = new Promise<void>((resolve) => (dataFree = resolve));
+    void decoded.then((data) => (data.buffer === payload.buffer ? dataDone : undefined), () => undefined).then(release);
     const p: Promise<void> = ready
-      .then((data) => (this.stopping ? undefined : device.write(offset, data)))
+      .then(async (data) => {
+        if (this.stopping) return;
+        await device.write(offset, data, { written: dataFree });
+        queued = true;
+      })
       .then(
         () => this.releaseBacklog(p, rawLength),
         (e) => {
           this.releaseBacklog(p, rawLength);
           void this.fail(0, e);
         },
-      );
+      )
+      .finally(() => {
+        if (!queued) dataFree();
+      });
     this.pendingWrites.add(p);
   }
 

@@ -47,6 +47,13 @@ export interface WriteOptions {
    * device copies whatever it keeps longer (into memory it reuses, not fresh memory).
    */
   borrowed?: boolean;
+  /**
+   * Called once the device reads `data` no more: written, skipped, or dropped by a
+   * failure (write() may resolve earlier, with the write only queued). The caller can
+   * then reuse the memory. A device that does not say so never calls it: whoever
+   * passed it must then leave the memory to the garbage collector.
+   */
+  written?: () => void;
 }
 
 export interface Block {

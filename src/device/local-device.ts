@@ -393,8 +393,10 @@ export class LocalDevice implements Device {
     if (!this.writable) throw this.error('write', offset, 'device was opened read-only');
     this.checkRange('write', offset, given.length);
     const zero = !this.isBlockDevice && isAllZero(given);
+    const written = options?.written;
     if (zero && offset >= this.freshFrom) {
       this.bytesSkipped += given.length;
+      written?.();
       return;
     }
     // A borrowed buffer is reused once this returns: the queued write keeps a copy.
@@ -420,10 +422,13 @@ export class LocalDevice implements Device {
           this.bytesWritten += data.length;
         } finally {
           copy?.release();
+          written?.();
         }
       });
     } catch (error) {
-      copy?.release(); // never queued (an earlier write failed)
+      // never queued (an earlier write failed)
+      copy?.release();
+      written?.();
       throw error;
     }
   }

@@ -7,7 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 import { RatePacer } from '../util/rate-pacer.js';
-import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type Message } from './protocol.js';
+import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, decodeMessage, encodeMessage, type Frame, type FrameReuse, type Message } from './protocol.js';
 
 /**
  * A frame begun but not finished for this long ends the session: a peer that sends
@@ -27,7 +27,13 @@ export class InputLostError extends ProtocolError {}
 const PACED_HIGH_WATER = 64 * 1024;
 
 export interface ChannelHandlers {
-  message(message: Message): void;
+  /**
+   * `release` gives the frame's memory back to the channel's `reuse` pool: for a
+   * message of that type, call it once nothing reads the message's bytes any more
+   * (never before). For other types it does nothing. Not calling it is safe: the
+   * memory is then the garbage collector's, as a fresh buffer would be.
+   */
+  message(message: Message, release: () => void): void;
   /** The input ended (cleanly or not) or a frame was malformed. Called once. */
   closed(error: ProtocolError | undefined): void;
 }
@@ -53,8 +59,9 @@ export class Channel {
     private readonly handlers: ChannelHandlers,
     frameLimit = HANDSHAKE_FRAME_LIMIT,
     private readonly stallMs = FRAME_STALL_MS,
+    reuse?: FrameReuse,
   ) {
-    this.decoder = new FrameDecoder(frameLimit);
+    this.decoder = new FrameDecoder(frameLimit, reuse);
     input.on('data', (chunk: Buffer) => this.receive(chunk));
     input.on('end', () => {
       const partial = this.decoder.pendingBytes;
@@ -123,24 +130,24 @@ export class Channel {
   private receive(chunk: Buffer): void {
     if (this.ended) return;
     this.bytesIn += chunk.length;
-    let bodies: Buffer[];
+    let frames: Frame[];
     try {
-      bodies = this.decoder.push(chunk);
+      frames = this.decoder.push(chunk);
     } catch (error) {
       this.finish(error as ProtocolError);
       return;
     }
     this.watchForStall();
-    for (const body of bodies) {
+    for (const frame of frames) {
       if (this.ended) return;
       let message: Message;
       try {
-        message = decodeMessage(body);
+        message = decodeMessage(frame.body);
       } catch (error) {
         this.finish(error as ProtocolError);
         return;
       }
-      this.handlers.message(message);
+      this.handlers.message(message, frame.release);
     }
   }
 

@@ -6,7 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../errors.js';
-import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, frameLimitFor } from './protocol.js';
+import { SlabPool } from '../util/slab-pool.js';
+import { FrameDecoder, HANDSHAKE_FRAME_LIMIT, MessageType, frameLimitFor } from './protocol.js';
 
 function frame(body: Buffer): Buffer {
   const head = Buffer.alloc(4);
@@ -20,14 +21,14 @@ const stream = Buffer.concat(bodies.map(frame));
 describe('FrameDecoder', () => {
   test('several frames in one chunk come out in order', () => {
     const d = new FrameDecoder();
-    assert.deepEqual(d.push(stream), bodies);
+    assert.deepEqual(d.push(stream).map((f) => f.body), bodies);
     assert.equal(d.pendingBytes, 0);
   });
 
   test('one byte at a time gives the same frames', () => {
     const d = new FrameDecoder();
     const out: Buffer[] = [];
-    for (let i = 0; i < stream.length; i++) out.push(...d.push(stream.subarray(i, i + 1)));
+    for (let i = 0; i < stream.length; i++) out.push(...d.push(stream.subarray(i, i + 1)).map((f) => f.body));
     assert.deepEqual(out, bodies);
     assert.equal(d.pendingBytes, 0);
   });
@@ -35,7 +36,7 @@ describe('FrameDecoder', () => {
   test('every split point of the stream into two chunks gives the same frames', () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       const d = new FrameDecoder();
-      const out = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
+      const out = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))].map((f) => f.body);
       assert.deepEqual(out, bodies, `split at ${cut}`);
     }
   });
@@ -51,7 +52,7 @@ describe('FrameDecoder', () => {
       const out: Buffer[] = [];
       for (let at = 0; at < stream.length;) {
         const n = 1 + rand(40);
-        out.push(...d.push(stream.subarray(at, at + n)));
+        out.push(...d.push(stream.subarray(at, at + n)).map((f) => f.body));
         at += n;
       }
       assert.deepEqual(out, bodies, `round ${round} (seed ${seed})`);
@@ -60,7 +61,7 @@ describe('FrameDecoder', () => {
 
   test('a partial frame is held and counted', () => {
     const d = new FrameDecoder();
-    assert.deepEqual(d.push(stream.subarray(0, 7)), [bodies[0]]);
+    assert.deepEqual(d.push(stream.subarray(0, 7)).map((f) => f.body), [bodies[0]]);
     assert.equal(d.pendingBytes, 2); // 2 bytes of the second frame's length
     assert.deepEqual(d.push(Buffer.alloc(0)), []);
   });
@@ -90,7 +91,7 @@ describe('FrameDecoder', () => {
   test('a length exactly at the limit is accepted', () => {
     const d = new FrameDecoder(1000);
     const body = Buffer.alloc(1000, 1);
-    assert.deepEqual(d.push(frame(body)), [body]);
+    assert.deepEqual(d.push(frame(body)).map((f) => f.body), [body]);
   });
 
   test('the limit starts at the handshake limit and can be raised for blocks', () => {
@@ -98,11 +99,55 @@ describe('FrameDecoder', () => {
     const big = Buffer.alloc(HANDSHAKE_FRAME_LIMIT + 1, 2);
     assert.throws(() => new FrameDecoder().push(frame(big)), ProtocolError);
     d.setLimit(frameLimitFor(128 * 1024));
-    assert.deepEqual(d.push(frame(big)), [big]);
+    assert.deepEqual(d.push(frame(big)).map((f) => f.body), [big]);
   });
 
   test('frameLimitFor leaves room for a block and its fields', () => {
     assert.equal(frameLimitFor(1024), HANDSHAKE_FRAME_LIMIT);
     assert.ok(frameLimitFor(8 * 1024 * 1024) >= 8 * 1024 * 1024 + 18);
+  });
+
+  describe('joining into reused memory', () => {
+    /** A body of `type` and `n` bytes, its bytes after the type all `fill`. */
+    const body = (type: number, n: number, fill: number): Buffer => Buffer.concat([Buffer.from([type]), Buffer.alloc(n - 1, fill)]);
+    /** Feeds `data` in 1000-byte chunks, as a pipe hands a long frame over in pieces. */
+    const feed = (d: FrameDecoder, data: Buffer) => {
+      const out = [];
+      for (let at = 0; at < data.length; at += 1000) out.push(...d.push(Buffer.from(data.subarray(at, at + 1000))));
+      return out;
+    };
+
+    test('a frame of the chosen type is joined into pool memory, reused only after its release', () => {
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192) });
+      const [a] = feed(d, frame(body(MessageType.Write, 5000, 1)));
+      const [b] = feed(d, frame(body(MessageType.Write, 5000, 2))); // no room left in a's slab
+      assert.notEqual(b!.body.buffer, a!.body.buffer);
+      assert.deepEqual(a!.body, body(MessageType.Write, 5000, 1), 'a held frame stays intact while others arrive');
+      a!.release();
+      b!.release();
+      const [c] = feed(d, frame(body(MessageType.Write, 5000, 3)));
+      assert.ok(c!.body.buffer === a!.body.buffer || c!.body.buffer === b!.body.buffer, 'released memory is used again');
+      assert.deepEqual(c!.body, body(MessageType.Write, 5000, 3));
+    });
+
+    test('while a frame is held its memory is never given to another', () => {
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192) });
+      const held = [];
+      for (let i = 0; i < 20; i++) held.push({ i, frame: feed(d, frame(body(MessageType.Write, 3000, i)))[0]! });
+      for (const h of held) assert.deepEqual(h.frame.body, body(MessageType.Write, 3000, h.i));
+    });
+
+    test('frames of other types are fresh memory, whatever the chunking', () => {
+      const pool = new SlabPool(8192);
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool });
+      const [a] = feed(d, frame(body(MessageType.Data, 5000, 1)));
+      const [w] = feed(d, frame(body(MessageType.Write, 5000, 2)));
+      const slab = w!.body.buffer;
+      w!.release();
+      const [b] = feed(d, frame(body(MessageType.Data, 5000, 3)));
+      assert.notEqual(a!.body.buffer, slab);
+      assert.notEqual(b!.body.buffer, slab, 'a freed slab is not lent to another type');
+      assert.deepEqual(b!.body, body(MessageType.Data, 5000, 3));
+    });
   });
 });

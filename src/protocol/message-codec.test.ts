@@ -74,7 +74,7 @@ describe('message codec', () => {
     const stream = Buffer.concat(samples.flatMap((m) => encodeMessage(m)));
     const d = new FrameDecoder(1 << 21);
     const out: Message[] = [];
-    for (let at = 0; at < stream.length; at += 3) out.push(...d.push(stream.subarray(at, at + 3)).map(decodeMessage));
+    for (let at = 0; at < stream.length; at += 3) out.push(...d.push(stream.subarray(at, at + 3)).map((f) => decodeMessage(f.body)));
     assert.deepEqual(out, samples);
   });
 

@@ -82,7 +82,7 @@ export class RawAgentSession {
     this.server = new AgentServer(this.toAgent, this.fromAgent, { software: TEST_AGENT_SOFTWARE, ...options });
     this.fromAgent.on('data', (chunk: Buffer) => {
       try {
-        for (const body of this.decoder.push(chunk)) this.frames.push(decodeMessage(body));
+        for (const frame of this.decoder.push(chunk)) this.frames.push(decodeMessage(frame.body));
       } catch (error) {
         this.outputError = error as Error;
       }
@@ -156,8 +156,8 @@ export function fakeAgentLink(
   const received: Message[] = [];
   const decoder = new FrameDecoder(2 ** 31);
   toAgent.on('data', (chunk: Buffer) => {
-    for (const body of decoder.push(chunk)) {
-      const m = decodeMessage(body);
+    for (const frame of decoder.push(chunk)) {
+      const m = decodeMessage(frame.body);
       received.push(m);
       respond(m, control);
     }
