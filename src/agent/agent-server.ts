@@ -17,7 +17,7 @@ import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/cod
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import { PIECE_BYTES } from '../device/pieces.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { SLAB_WORTHWHILE, SlabPool } from '../util/slab-pool.js';
 import {
   DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
@@ -34,6 +34,8 @@ const WRITE_BACKLOG = { bytes: 32 * 1024 * 1024, items: 1024 };
  * largest frames a client sends (a piece of a long block) fit in one.
  */
 const WRITE_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
+/** The slabs zstd payloads are decompressed into (by the WASM engine; node's allocates its own). */
+const DECODED_SLAB_BYTES = 2 * PIECE_BYTES;
 /** Blocks a read stream compresses at once (libuv's pool has 4 threads by default)... */
 const ENCODE_AHEAD = 4;
 /** ...and bytes of them: big blocks are compressed one or two at a time. */
@@ -77,6 +79,7 @@ export class AgentServer {
    */
   private undoState: 'none' | 'opening' | 'open' | 'finished' = 'none';
   private undo: UndoRecorder | undefined;
+  private readonly decodedSlabs = new SlabPool(DECODED_SLAB_BYTES);
   private undoOpening: Promise<void> | undefined;
   private writesSeen = false;
   /** How the undo file's payloads are compressed (from OPEN's codec and level). */
@@ -394,7 +397,9 @@ export class AgentServer {
     }
     // Payloads decode in parallel, but a block is written only once every earlier
     // payload has decoded: a bad one fails the session and nothing behind it lands.
-    const decoded = decodeBlock(encoding, payload, rawLength);
+    // Decompressed into reused memory, for the same reason the frames are joined into it.
+    const target = encoding === Encoding.Zstd && rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(rawLength) : undefined;
+    const decoded = decodeBlock(encoding, payload, rawLength, target?.buffer);
     decoded.catch(() => undefined); // observed through `ready` unless an earlier payload failed first
     const ready = this.decodedSoFar.then(() => decoded);
     this.decodedSoFar = ready.then(() => undefined);
@@ -406,6 +411,10 @@ export class AgentServer {
     let dataFree!: () => void;
     const dataDone = new Promise<void>((resolve) => (dataFree = resolve));
     void decoded.then((data) => (data.buffer === payload.buffer ? dataDone : undefined), () => undefined).then(release);
+    if (target !== undefined) {
+      // A decoder that did not use it (node's zstd) leaves it free at once.
+      void decoded.then((data) => (data.buffer === target.buffer.buffer ? dataDone : undefined), () => undefined).then(target.release);
+    }
     const p: Promise<void> = ready
       .then(async (data) => {
         if (this.stopping) return;

@@ -140,7 +140,8 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting): Promise<
 }
 
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */
-export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength: number): Promise<Buffer> {
+/** `into`: memory of rawLength bytes a decoder may decode into (see zstdDecompress). */
+export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength: number, into?: Buffer): Promise<Buffer> {
   switch (encoding) {
     case Encoding.Raw:
       if (payload.length !== rawLength) {
@@ -170,6 +171,6 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
       return out;
     }
     case Encoding.Zstd:
-      return zstdDecompress(payload, rawLength);
+      return zstdDecompress(payload, rawLength, into);
   }
 }

@@ -88,3 +88,31 @@ test('zstd frames that lie are refused as ProtocolError', async () => {
   // Two frames: the second would write past the block.
   await refuse(Buffer.concat([good, good]), BLOCK, /zstd block is corrupt|past its announced/);
 });
+
+test('a zstd block decoded into given memory is a view of that memory, and a bad frame there is refused', async () => {
+  const data = compressible(BLOCK, 77);
+  const b = await encodeBlock(data, { codec: 'zstd', level: 3 });
+  const into = Buffer.alloc(BLOCK, 0xaa);
+  const out = await decodeBlock(b.encoding, b.payload, BLOCK, into);
+  assert.ok(out.equals(data));
+  // The WASM engine decodes into it; node's own zstd (node 22.15 and later) allocates its output.
+  if (zstdKind === 'wasm') assert.equal(out.buffer, into.buffer);
+  const corrupt = Buffer.from(b.payload);
+  corrupt.fill(0x5a, 12, 40);
+  await assert.rejects(decodeBlock(b.encoding, corrupt, BLOCK, Buffer.alloc(BLOCK)), ProtocolError);
+  // Memory of the wrong length is not used.
+  const short = Buffer.alloc(BLOCK - 1);
+  const again = await decodeBlock(b.encoding, b.payload, BLOCK, short);
+  assert.ok(again.equals(data));
+  assert.notEqual(again.buffer, short.buffer);
+});
+
+test('the WASM engine decompresses into a target, and refuses a frame longer than it', async () => {
+  const engine = await loadWasmZstd();
+  const data = compressible(BLOCK, 78);
+  const frame = engine.compress(data, 1);
+  const target = Buffer.alloc(BLOCK);
+  assert.equal(engine.decompressInto(frame, target), BLOCK);
+  assert.ok(target.equals(data));
+  assert.throws(() => engine.decompressInto(frame, Buffer.alloc(BLOCK - 1)));
+});

@@ -93,5 +93,10 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
     decompress(frame, capacity) {
       return decompressSync(frame, { maxOutputLength: Math.max(capacity, 1) });
     },
+    decompressInto(frame, target) {
+      const data = decompressSync(frame, { maxOutputLength: Math.max(target.length, 1) });
+      target.set(data);
+      return data.length;
+    },
   };
 }

@@ -23,6 +23,8 @@ export interface ZstdEngine {
   compressInto(data: Uint8Array, level: number, target: Uint8Array): number | undefined;
   /** Decompresses into exactly `capacity` bytes at most; throws on a corrupt frame. */
   decompress(frame: Uint8Array, capacity: number): Buffer;
+  /** The same, into `target` (its length is the capacity): the length decompressed. */
+  decompressInto(frame: Uint8Array, target: Uint8Array): number;
 }
 
 interface HeapBlock {
@@ -82,5 +84,10 @@ export async function loadWasmZstd(): Promise<ZstdEngine> {
         return frame.length;
       }),
     decompress: (frame, capacity) => run(frame, capacity, (dst, src) => api.decompress(dst, capacity, src.ptr, src.size), copyOut),
+    decompressInto: (frame, target) =>
+      run(frame, target.length, (dst, src) => api.decompress(dst, target.length, src.ptr, src.size), (out) => {
+        target.set(out);
+        return out.length;
+      }),
   };
 }

@@ -163,7 +163,11 @@ export function frameContentSize(frame: Buffer): number | undefined {
 }
 
 /** Restores a zstd block of exactly `rawLength` bytes, or throws ProtocolError. */
-export async function zstdDecompress(payload: Buffer, rawLength: number): Promise<Buffer> {
+/**
+ * `into`, if given, is memory of rawLength bytes the WASM engine decompresses into
+ * (node's own zstd allocates its output itself): the result is then a view of it.
+ */
+export async function zstdDecompress(payload: Buffer, rawLength: number, into?: Buffer): Promise<Buffer> {
   if (zstdKind === 'none') throw new ProtocolError('zstd block received, but this end offered no zstd');
   const announced = frameContentSize(payload);
   if (announced === undefined) throw new ProtocolError('zstd block does not announce its size');
@@ -177,7 +181,8 @@ export async function zstdDecompress(payload: Buffer, rawLength: number): Promis
       const limit = { maxOutputLength: Math.max(rawLength, 1), chunkSize: Math.max(rawLength + 1, 64) };
       out = rawLength <= SMALL_BLOCK ? builtin.decompressSync(payload, limit) : await builtin.decompress(payload, limit);
     } else {
-      out = (await wasmEngine()).decompress(payload, rawLength);
+      const engine = await wasmEngine();
+      out = into !== undefined && into.length === rawLength ? into.subarray(0, engine.decompressInto(payload, into)) : engine.decompress(payload, rawLength);
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
