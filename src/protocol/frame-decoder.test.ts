@@ -118,7 +118,7 @@ describe('FrameDecoder', () => {
     };
 
     test('a frame of the chosen type is joined into pool memory, reused only after its release', () => {
-      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192) });
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192), fromBytes: 2000 });
       const [a] = feed(d, frame(body(MessageType.Write, 5000, 1)));
       const [b] = feed(d, frame(body(MessageType.Write, 5000, 2))); // no room left in a's slab
       assert.notEqual(b!.body.buffer, a!.body.buffer);
@@ -131,7 +131,7 @@ describe('FrameDecoder', () => {
     });
 
     test('while a frame is held its memory is never given to another', () => {
-      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192) });
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192), fromBytes: 2000 });
       const held = [];
       for (let i = 0; i < 20; i++) held.push({ i, frame: feed(d, frame(body(MessageType.Write, 3000, i)))[0]! });
       for (const h of held) assert.deepEqual(h.frame.body, body(MessageType.Write, 3000, h.i));
@@ -139,7 +139,7 @@ describe('FrameDecoder', () => {
 
     test('frames of other types are fresh memory, whatever the chunking', () => {
       const pool = new SlabPool(8192);
-      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool });
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool, fromBytes: 2000 });
       const [a] = feed(d, frame(body(MessageType.Data, 5000, 1)));
       const [w] = feed(d, frame(body(MessageType.Write, 5000, 2)));
       const slab = w!.body.buffer;
@@ -148,6 +148,17 @@ describe('FrameDecoder', () => {
       assert.notEqual(a!.body.buffer, slab);
       assert.notEqual(b!.body.buffer, slab, 'a freed slab is not lent to another type');
       assert.deepEqual(b!.body, body(MessageType.Data, 5000, 3));
+    });
+
+    test('a frame shorter than fromBytes is fresh memory', () => {
+      const pool = new SlabPool(8192);
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool, fromBytes: 2000 });
+      const [w] = feed(d, frame(body(MessageType.Write, 5000, 2)));
+      const slab = w!.body.buffer;
+      w!.release();
+      const [small] = feed(d, frame(body(MessageType.Write, 1500, 4)));
+      assert.notEqual(small!.body.buffer, slab);
+      assert.deepEqual(small!.body, body(MessageType.Write, 1500, 4));
     });
   });
 });

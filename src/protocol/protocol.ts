@@ -462,6 +462,8 @@ export interface Frame {
 export interface FrameReuse {
   type: MessageType;
   pool: SlabPool;
+  /** Bodies shorter than this are fresh memory anyway: cheap young garbage, not worth a slab. */
+  fromBytes: number;
 }
 
 /**
@@ -527,7 +529,8 @@ export class FrameDecoder {
       else this.chunks[0] = first.subarray(n);
     } else {
       // A body's first byte, here the first chunk's, is its message type.
-      const slab = isBody && this.reuse !== undefined && first[0] === this.reuse.type ? this.reuse.pool.take(n) : undefined;
+      const reuse = this.reuse;
+      const slab = isBody && reuse !== undefined && n >= reuse.fromBytes && first[0] === reuse.type ? reuse.pool.take(n) : undefined;
       frame = slab !== undefined ? { body: slab.buffer, release: slab.release } : { body: Buffer.allocUnsafe(n), release: NOTHING_TO_RELEASE };
       const out = frame.body;
       let filled = 0;
