@@ -433,7 +433,8 @@ export class AgentServer {
    * the decompressed block (`target`) once decoded, or, where one of them is the data
    * written, once the device calls `written`. `queued` is for when the device has
    * taken the write; `unlessQueued`, for after it settled, frees the memory of a write
-   * the device never took (it will not call `written`).
+   * the device never took (it will not call `written`): a write() that rejects keeps
+   * nothing of its data (WriteOptions.written).
    */
   private whenFree(decoded: Promise<Buffer>, payload: Buffer, release: () => void, target: PooledCopy | undefined) {
     let queued = false;

@@ -7,7 +7,7 @@
  * a checkpoint is fsynced, and only then are the batch's writes passed on.
  * --apply-delta=UNDO then rolls the run back, verified like any delta.
  */
-import type { Device } from '../device/device.js';
+import type { Device, WriteOptions } from '../device/device.js';
 import { WrappedDevice } from '../device/wrapped-device.js';
 import type { DigestFunction } from '../hash/hash-algorithms.js';
 import type { DeltaWriter } from './delta-writer.js';
@@ -29,8 +29,10 @@ export class UndoDestination extends WrappedDevice {
     super(inner);
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
+    // Held as a copy, so the caller's memory is free at once.
     this.held.push({ offset, data: Buffer.from(data) });
+    options?.written?.();
     this.heldBytes += data.length;
     if (this.heldBytes >= UNDO_BATCH_BYTES) await this.commit();
   }

@@ -50,7 +50,8 @@ export interface WriteOptions {
   /**
    * Called once the device reads `data` no more: written, skipped, or dropped by a
    * failure (write() may resolve earlier, with the write only queued). The caller can
-   * then reuse the memory. A device that does not say so never calls it: whoever
+   * then reuse the memory. A write() that rejects has kept nothing of `data`, whether
+   * or not it called this. A device that does not say so never calls it: whoever
    * passed it must then leave the memory to the garbage collector.
    */
   written?: () => void;
