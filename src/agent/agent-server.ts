@@ -14,7 +14,7 @@ import { fileCodecOf } from '../delta/file-codec.js';
 import { decodeBlock, type CodecSetting, type EncodedBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
-import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, zstdKind } from '../protocol/zstd.js';
+import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import { PIECE_BYTES } from '../device/pieces.js';
 import { NOTHING_TO_RELEASE, SLAB_WORTHWHILE, SlabPool, type PooledCopy } from '../util/slab-pool.js';
@@ -31,13 +31,14 @@ import {
 const WRITE_BACKLOG = { bytes: 32 * 1024 * 1024, items: 1024 };
 /**
  * The slabs WRITE frames are joined into (protocol.ts, FrameDecoder): two of the
- * largest frames a client sends (a piece of a long block) fit in one. Not with node's
- * own zstd (node 22.15 and later), which decompresses into fresh memory the collector
- * frees late: the slabs, kept at their peak, came on top of that garbage (node 24's
- * agent of a 1 GiB mixed COPY over ssh peaked at 171 MiB with them, 144 without).
+ * largest frames a client sends (a piece of a long block) fit in one. They pay only
+ * where zstd decompresses into reused memory too (DECODED_SLAB_BYTES): with node's own
+ * zstd writing fresh output, the slabs kept at their peak came on top of that garbage
+ * (node 24's agent of a 1 GiB mixed COPY over ssh peaked at 171 MiB with them, 144
+ * without); zstd-builtin-engine.ts now decompresses into given memory with either.
  */
 const WRITE_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
-/** The slabs zstd payloads are decompressed into (by the WASM engine; node's allocates its own). */
+/** The slabs zstd payloads are decompressed into (zstd.ts, on the agent's main thread). */
 const DECODED_SLAB_BYTES = 2 * PIECE_BYTES;
 /** Blocks a read stream compresses at once (libuv's pool has 4 threads by default)... */
 const ENCODE_AHEAD = 4;
@@ -127,7 +128,7 @@ export class AgentServer {
           void this.fail(0, error);
         }
       },
-    }, undefined, undefined, zstdKind === 'builtin' ? undefined : { type: MessageType.Write, pool: new SlabPool(WRITE_FRAME_SLAB_BYTES), fromBytes: SLAB_WORTHWHILE });
+    }, undefined, undefined, { type: MessageType.Write, pool: new SlabPool(WRITE_FRAME_SLAB_BYTES), fromBytes: SLAB_WORTHWHILE });
     // Nobody can hear the agent any more once its output breaks (the client, ssh or a
     // pipe in between went away): end the session, or streams would wait for credits
     // that can never come and the agent would outlive its client.
@@ -399,7 +400,7 @@ export class AgentServer {
       this.input.pause();
     }
     // Decompressed into reused memory, for the same reason the frames are joined into it.
-    const target = encoding === Encoding.Zstd && zstdKind === 'wasm' && rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(rawLength) : undefined;
+    const target = encoding === Encoding.Zstd && rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(rawLength) : undefined;
     // Payloads decode in parallel, but a block is written only once every earlier
     // payload has decoded: a bad one fails the session and nothing behind it lands.
     const decoded = decodeBlock(encoding, payload, rawLength, target?.buffer);

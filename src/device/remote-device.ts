@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
-import { decodeBlock } from '../protocol/block-codec.js';
+import { decodeBlock, type EncodedBlock, type LentBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, CodecTally, codecLabel, localEncodings, openCodecOf, type CodecUse, type CompressRequest } from '../protocol/codec-policy.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
@@ -16,7 +16,8 @@ import {
   DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
-import { BoundedWindow } from '../util/bounded-window.js';
+import { BoundedWindow, type WindowLimits } from '../util/bounded-window.js';
+import { codecThreads } from '../protocol/codec-threads.js';
 import { SlabPool } from '../util/slab-pool.js';
 import { VERSION } from '../version.js';
 import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, WriteOptions } from './device.js';
@@ -30,10 +31,19 @@ const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
 const BLOCK_CREDIT_ITEMS = 1024;
 /**
  * Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs
- * nothing on the wire but is one more object here). 8 MiB keeps four 2 MiB blocks in
- * the codec threads and the pipe; 16 held more memory for no speed (engine/sync.ts).
+ * nothing on the wire but is one more object here). A borrowed block is its caller's
+ * again once a codec thread holds it (write()), so what the window keeps in memory
+ * here is mostly compressed payloads queued for the link: room for a block in each
+ * codec thread and two for the link, at least 4 MiB (and so four 1 MiB blocks on two
+ * cores), at most 8 MiB (a piece compressing while one is sent). 8 MiB for every block
+ * size cost node 24's command 7 MiB more for no speed (a 1 GiB mixed COPY over ssh,
+ * 3 runs each); 16 held more memory for no speed (engine/sync.ts).
  */
-const WRITE_WINDOW = { bytes: 8 * 1024 * 1024, items: 256 };
+export function writeWindowFor(blockSize: number): WindowLimits {
+  const piece = Math.min(Math.max(blockSize, 1), PIECE_BYTES);
+  const MiB = 1024 * 1024;
+  return { bytes: Math.min(8 * MiB, Math.max(4 * MiB, (codecThreads() + 2) * piece)), items: 256 };
+}
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 /**
  * How long close() waits for queued writes to leave before it gives up on an agent
@@ -94,8 +104,8 @@ export class RemoteDevice implements Device {
   private readonly channel: Channel;
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamState>();
-  private readonly writes = new BoundedWindow(WRITE_WINDOW);
-  /** Copies of borrowed blocks being compressed or sent. */
+  private readonly writes: BoundedWindow;
+  /** Copies of borrowed blocks that go raw or to zlib (LentBlock.copy), until sent. */
   private readonly copies = new SlabPool(PIECE_BYTES);
   private nextId = 1;
   private failure: Error | undefined;
@@ -116,6 +126,7 @@ export class RemoteDevice implements Device {
     private readonly options: RemoteDeviceOptions,
   ) {
     this.label = options.label ?? `remote device ${quoteName(options.path)}`;
+    this.writes = new BoundedWindow(writeWindowFor(options.blockSize));
     this.channel = new Channel(link.input, link.output, {
       message: (m) => this.receive(m),
       closed: (error) => void this.lost(error),
@@ -451,42 +462,48 @@ export class RemoteDevice implements Device {
       for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), options);
       return;
     }
-    // Compressed and sent after this returns: a borrowed buffer is copied first, into
-    // reused slabs, given back once encoded (compressed or zero) or written out (raw).
-    const copy = options?.borrowed === true ? this.copies.copy(data) : undefined;
-    const block = copy?.buffer ?? data;
+    // Compressed and sent after this returns. A borrowed buffer is lent to the codec
+    // until it holds what it needs of it (block-codec.ts's LentBlock): a copy in reused
+    // slabs, given back once sent, or the zstd thread's own copy; this returns then.
+    let lent: LentBlock | undefined;
+    let given: Promise<void> | undefined;
+    if (options?.borrowed === true) {
+      let free!: () => void;
+      given = new Promise<void>((resolve) => (free = resolve));
+      lent = { free, copy: (block) => this.copies.copy(block) };
+    }
     this.statusFresh = false;
     try {
       this.throwIfFailed();
-      await this.writes.add(block.length, async () => {
+      await this.writes.add(data.length, async () => {
         const codecs = this.codecs!;
         const t0 = performance.now();
-        let encoded;
+        let encoded: EncodedBlock | undefined;
         try {
-          encoded = await codecs.encode(block);
+          encoded = await codecs.encode(data, lent);
           this.throwIfFailed();
         } catch (error) {
-          copy?.release();
+          encoded?.release?.();
+          lent?.free();
           throw error;
         }
         const t1 = performance.now();
         const { encoding, payload } = encoded;
-        const holdsBlock = payload.buffer === block.buffer && payload.length > 0;
-        if (!holdsBlock) copy?.release();
         // What auto reads (auto-codec.ts): the link had nothing to send while this block
         // compressed, or the block waited for the link once compressed.
         const linkIdle = this.channel.pendingOutput === 0;
-        // A compressed payload's memory goes back to its codec once written out (block-codec.ts).
-        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: block.length, encoding, payload }, holdsBlock ? copy?.release : encoded.release)) {
+        // The payload's memory goes back to its codec or pool once written out (block-codec.ts).
+        if (!this.channel.send({ type: MessageType.Write, offset, rawLength: data.length, encoding, payload }, encoded.release)) {
           await codecs.waitForLink(this.channel.drained());
         }
         codecs.observe(0, linkIdle ? t1 - t0 : 0);
         this.throwIfFailed();
       });
     } catch (error) {
-      copy?.release(); // never queued (the session had failed); releasing twice is harmless
+      lent?.free(); // never queued (the session had failed)
       throw error;
     }
+    await given;
   }
 
   async flush(): Promise<void> {

@@ -11,6 +11,7 @@ import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
 import { zstdCompressLent, zstdDecompress } from './zstd.js';
 import { threadedCodecGate } from './codec-threads.js';
+import type { PooledCopy } from '../util/slab-pool.js';
 
 const deflateThreaded = promisify(deflate);
 const inflateThreaded = promisify(inflate);
@@ -116,27 +117,71 @@ export interface CodecSetting {
 
 export const NO_COMPRESSION: CodecSetting = { codec: 'none', level: 0 };
 
-export async function encodeBlock(data: Buffer, setting: CodecSetting): Promise<EncodedBlock> {
-  if (isAllZero(data)) return { encoding: Encoding.Zero, payload: Buffer.alloc(0) };
+/**
+ * A block its caller lends only for a while (a source's reused read buffer): the
+ * codec calls `free` as soon as it reads the block no more, and no payload it returns
+ * is a view of it. Where the block must outlive that (a raw payload, a block zlib
+ * compresses on the thread pool) the codec keeps a `copy` of it instead. The zstd
+ * threads take their own copy when a thread picks the block up (zstd-pool.ts), so a
+ * compressible block is copied once, not twice.
+ */
+export interface LentBlock {
+  free(): void;
+  copy(data: Uint8Array): PooledCopy;
+}
+
+/** The block itself as a raw payload: a copy of it where it is only lent. */
+function rawPayload(data: Buffer, lent: LentBlock | undefined): EncodedBlock {
+  if (lent === undefined) return { encoding: Encoding.Raw, payload: data };
+  const copy = lent.copy(data);
+  lent.free();
+  return { encoding: Encoding.Raw, payload: copy.buffer, release: copy.release };
+}
+
+/** `lent`: see LentBlock; without it the payload may be `data` itself (sent raw). */
+export async function encodeBlock(data: Buffer, setting: CodecSetting, lent?: LentBlock): Promise<EncodedBlock> {
+  if (isAllZero(data)) {
+    lent?.free();
+    return { encoding: Encoding.Zero, payload: Buffer.alloc(0) };
+  }
   if (setting.codec === 'none' || (setting.codec === 'zlib' && setting.level === 0) || looksIncompressible(data)) {
-    return { encoding: Encoding.Raw, payload: data };
+    return rawPayload(data, lent);
   }
-  let packed: Buffer;
-  let encoding: Encoding;
-  let release: (() => void) | undefined;
   if (setting.codec === 'zstd') {
-    ({ frame: packed, release } = await zstdCompressLent(data, setting.level));
-    encoding = Encoding.Zstd;
-  } else {
-    const level = setting.level;
-    packed = data.length <= SMALL_BLOCK ? deflateSync(data, { level, windowBits: windowBitsFor(data.length) }) : await deflateAsync(data, { level });
-    encoding = Encoding.Zlib;
+    const { frame, release, raw } = await zstdCompressLent(data, setting.level, lent?.free);
+    if (raw === true) {
+      // It did not shrink. A frame that is not the block is the pool's copy of it.
+      if (frame === data) return rawPayload(data, lent);
+      if (lent === undefined) {
+        release();
+        return { encoding: Encoding.Raw, payload: data };
+      }
+      return { encoding: Encoding.Raw, payload: frame, release };
+    }
+    lent?.free();
+    return { encoding: Encoding.Zstd, payload: frame, release };
   }
-  if (packed.length >= data.length) {
-    release?.();
-    return { encoding: Encoding.Raw, payload: data };
+  const level = setting.level;
+  if (data.length <= SMALL_BLOCK) {
+    const packed = deflateSync(data, { level, windowBits: windowBitsFor(data.length) });
+    if (packed.length >= data.length) return rawPayload(data, lent);
+    lent?.free();
+    return { encoding: Encoding.Zlib, payload: packed };
   }
-  return release === undefined ? { encoding, payload: packed } : { encoding, payload: packed, release };
+  // The thread pool reads the block while this thread goes on: a lent one goes as a copy.
+  const own = lent?.copy(data);
+  lent?.free();
+  const input = own?.buffer ?? data;
+  let packed: Buffer;
+  try {
+    packed = await deflateAsync(input, { level });
+  } catch (error) {
+    own?.release();
+    throw error;
+  }
+  if (packed.length >= input.length) return own === undefined ? { encoding: Encoding.Raw, payload: data } : { encoding: Encoding.Raw, payload: own.buffer, release: own.release };
+  own?.release();
+  return { encoding: Encoding.Zlib, payload: packed };
 }
 
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */

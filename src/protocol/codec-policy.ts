@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { AutoCodec, ZLIB_LADDER, ZSTD_LADDER } from './auto-codec.js';
-import { encodeBlock, type CodecSetting, type EncodedBlock } from './block-codec.js';
+import { encodeBlock, type CodecSetting, type EncodedBlock, type LentBlock } from './block-codec.js';
 import { Encoding, OpenCodec } from './protocol.js';
 import { hasZstd } from './zstd.js';
 
@@ -135,10 +135,10 @@ export class CodecChooser {
     return this.auto !== undefined;
   }
 
-  /** Compresses one block with the codec of the moment, and counts what it carried. */
-  async encode(data: Buffer): Promise<EncodedBlock> {
+  /** Compresses one block with the codec of the moment, and counts what it carried. `lent`: see LentBlock. */
+  async encode(data: Buffer, lent?: LentBlock): Promise<EncodedBlock> {
     const setting = this.auto?.current ?? this.fixed;
-    const block = await this.compressing.during(encodeBlock(data, setting));
+    const block = await this.compressing.during(encodeBlock(data, setting, lent));
     this.tally.add(codecLabel(block.encoding, setting), data.length, block.payload.length);
     return block;
   }

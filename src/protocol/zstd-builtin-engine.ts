@@ -1,6 +1,8 @@
 /**
  * node's own zstd (node:zlib, from 22.15 / 23.8) as a ZstdEngine for the zstd threads
- * (zstd-worker.ts), compressing into one output buffer the thread reuses.
+ * (zstd-worker.ts), compressing into one output buffer the thread reuses, and for the
+ * agent, decompressing into the memory it is given (zstd.ts): zstdDecompressSync's
+ * fresh output per block was garbage node 24 frees late, 20-30 MiB of the agent's RSS.
  *
  * Why not zlib.zstdCompress: each call gathers its frame in 16 KiB chunks and joins
  * them into a fresh buffer, and node 24's collector frees those late. A PUSH COPY of a
@@ -17,6 +19,8 @@ import type { ZstdEngine } from './zstd-wasm.js';
 
 interface ZstdHandle {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  /** Called (message, errno, code) from within writeSync when zstd fails. */
+  onerror?: (...args: unknown[]) => void;
 }
 
 interface ZstdStream {
@@ -39,16 +43,15 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
   const z = zlib as unknown as Record<string, unknown>;
   const constants = zlib.constants as unknown as Record<string, number>;
   const Stream = z.ZstdCompress as ZstdStreamClass | undefined;
+  const DecompressStream = z.ZstdDecompress as ZstdStreamClass | undefined;
   const compressSync = z.zstdCompressSync as ZstdSync | undefined;
   const decompressSync = z.zstdDecompressSync as ZstdSync | undefined;
   const levelParam = constants.ZSTD_c_compressionLevel;
   const end = constants.ZSTD_e_end;
-  if (typeof Stream !== 'function' || typeof compressSync !== 'function' || typeof decompressSync !== 'function') return undefined;
+  if (typeof Stream !== 'function' || typeof DecompressStream !== 'function' || typeof compressSync !== 'function' || typeof decompressSync !== 'function') return undefined;
   if (typeof levelParam !== 'number' || typeof end !== 'number') return undefined;
 
   let out = Buffer.alloc(0);
-  /** The frame left in `out` by a compressInto it did not fit (the worker asks for it next). */
-  let tooLong: { data: Uint8Array; level: number; length: number } | undefined;
 
   const options = (data: Uint8Array, level: number): object => ({ params: { [levelParam]: level }, pledgedSrcSize: data.length });
 
@@ -71,29 +74,61 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
     }
   };
 
+  /** The frame, in `out` where the handle is as expected, else node's own fresh buffer. */
+  const frameOf = (data: Uint8Array, level: number): Uint8Array => {
+    const n = compressToOut(data, level);
+    return n === undefined ? compressSync(data, options(data, level)) : out.subarray(0, n);
+  };
+
+  /**
+   * Decompresses into `target`: the length, or undefined where the handle is not as
+   * expected. zstd's errors reach the handle's onerror from within writeSync (node's
+   * own would destroy the stream and emit them later): replaced, they are thrown here.
+   */
+  const decompressToTarget = (frame: Uint8Array, target: Uint8Array): number | undefined => {
+    const stream = new DecompressStream({});
+    try {
+      const handle = stream._handle;
+      const state = stream._writeState;
+      if (handle === undefined || typeof handle.writeSync !== 'function' || !('onerror' in handle) || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+      let failure: { message: string; code: unknown } | undefined;
+      handle.onerror = (message, _errno, code) => (failure ??= { message: String(message), code });
+      const fail = (): never => {
+        throw Object.assign(new Error(failure!.message), { code: failure!.code });
+      };
+      handle.writeSync(end, frame, 0, frame.length, target, 0, target.length);
+      if (failure !== undefined) fail();
+      const [outLeft, inLeft] = [state[0]!, state[1]!];
+      if (inLeft !== 0) throw Object.assign(new Error(`${inLeft} bytes left over after the frame`), { code: outLeft === 0 ? 'ERR_BUFFER_TOO_LARGE' : 'TRAILING_DATA' });
+      if (outLeft === 0) {
+        // Full: one more byte must not come (nor an error: the frame's end was not seen).
+        const probe = new Uint8Array(1);
+        handle.writeSync(end, frame, frame.length, 0, probe, 0, 1);
+        if (failure !== undefined) fail();
+        if (state[0] === 0) throw Object.assign(new Error('the frame is longer than its target'), { code: 'ERR_BUFFER_TOO_LARGE' });
+      }
+      return target.length - outLeft;
+    } finally {
+      stream.close();
+    }
+  };
+
   return {
     compress(data, level) {
-      const left = tooLong;
-      tooLong = undefined;
-      if (left !== undefined && left.data === data && left.level === level) return Buffer.from(out.subarray(0, left.length));
-      const n = compressToOut(data, level);
-      return n === undefined ? compressSync(data, options(data, level)) : Buffer.from(out.subarray(0, n));
+      return Buffer.from(frameOf(data, level));
     },
     compressInto(data, level, target) {
-      tooLong = undefined;
-      const n = compressToOut(data, level);
-      if (n === undefined) return undefined;
-      if (n > target.length) {
-        tooLong = { data, level, length: n };
-        return undefined;
-      }
-      target.set(out.subarray(0, n));
-      return n;
+      const frame = frameOf(data, level);
+      if (frame.length > target.length) return undefined;
+      target.set(frame);
+      return frame.length;
     },
     decompress(frame, capacity) {
       return decompressSync(frame, { maxOutputLength: Math.max(capacity, 1) });
     },
     decompressInto(frame, target) {
+      const n = decompressToTarget(frame, target);
+      if (n !== undefined) return n;
       const data = decompressSync(frame, { maxOutputLength: Math.max(target.length, 1) });
       target.set(data);
       return data.length;

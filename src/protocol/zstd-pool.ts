@@ -9,7 +9,9 @@
  *
  * A compressed block comes back in its input buffer (zstd-worker.ts), is copied into
  * reused slabs packed at its own size (slab-pool.ts), and the buffer goes straight back
- * to its thread; the caller releases the copy once the block is sent. The frames held
+ * to its thread; the caller releases the copy once the block is sent. A block that
+ * does not shrink comes back the same way, as itself: the input buffer still holds it,
+ * and a caller that lent its block (block-codec.ts's LentBlock) has it back by then. The frames held
  * are then bounded by what the caller holds in flight (its write window) at their
  * compressed size, not one block-sized buffer each, and none is left to the collector.
  *
@@ -39,6 +41,8 @@ export interface PooledFrame {
   frame: Buffer;
   /** Call once nothing reads `frame` any more (more than once is harmless); never: the GC takes it. */
   release(): void;
+  /** The block did not shrink: `frame` is a copy of the block itself. */
+  raw?: boolean;
 }
 
 /** Slabs the frames are copied into: a few frames each. */
@@ -49,6 +53,8 @@ interface Waiting {
   data: Uint8Array;
   level: number;
   capacity: number;
+  /** Called once a thread holds its own copy of `data` (the caller may reuse it). */
+  taken: (() => void) | undefined;
   resolve(out: PooledFrame): void;
   reject(error: Error): void;
 }
@@ -101,19 +107,20 @@ export class ZstdPool {
     return this.threads.length;
   }
 
-  compress(data: Uint8Array, level: number): Promise<PooledFrame> {
-    return this.run('compress', data, level, 0);
+  /** `taken`: see Waiting; a block that does not shrink comes back as a copy, with `raw`. */
+  compress(data: Uint8Array, level: number, taken?: () => void): Promise<PooledFrame> {
+    return this.run('compress', data, level, 0, taken);
   }
 
   /** Decompresses into at most `capacity` bytes; rejects with ZstdEngineError on a corrupt frame. */
   async decompress(frame: Uint8Array, capacity: number): Promise<Buffer> {
-    return (await this.run('decompress', frame, 0, capacity)).frame;
+    return (await this.run('decompress', frame, 0, capacity, undefined)).frame;
   }
 
-  private run(op: ZstdJob['op'], data: Uint8Array, level: number, capacity: number): Promise<PooledFrame> {
+  private run(op: ZstdJob['op'], data: Uint8Array, level: number, capacity: number, taken: (() => void) | undefined): Promise<PooledFrame> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.line.push({ op, data, level, capacity, resolve, reject });
+      this.line.push({ op, data, level, capacity, taken, resolve, reject });
       this.dispatch();
     });
   }
@@ -127,6 +134,7 @@ export class ZstdPool {
       if (input === undefined || input.byteLength < job.data.length) input = new ArrayBuffer(job.data.length);
       thread.spare = undefined;
       new Uint8Array(input, 0, job.data.length).set(job.data);
+      job.taken?.();
       thread.job = job;
       thread.worker.ref();
       const message: ZstdJob = { op: job.op, input, length: job.data.length, level: job.level, capacity: job.capacity };
@@ -147,8 +155,10 @@ export class ZstdPool {
     }
     const job = thread.job;
     thread.job = undefined;
-    // The frame leaves its input buffer as a copy (slab-pool.ts), so the buffer is the thread's again.
-    const frame = m.inPlace === undefined ? undefined : this.frames.copy(new Uint8Array(m.input, 0, m.inPlace));
+    // The frame (or the block that did not shrink) leaves its input buffer as a copy
+    // (slab-pool.ts), so the buffer is the thread's again.
+    const length = m.inPlace ?? (m.raw === true && job !== undefined ? job.data.length : undefined);
+    const frame = length === undefined ? undefined : this.frames.copy(new Uint8Array(m.input, 0, length));
     thread.spare = m.input;
     if (this.line.length === 0) thread.worker.unref();
     this.dispatch();
@@ -156,7 +166,7 @@ export class ZstdPool {
       frame?.release();
       return;
     }
-    if (frame !== undefined) job.resolve({ frame: frame.buffer, release: onceOnly(frame.release) });
+    if (frame !== undefined) job.resolve({ frame: frame.buffer, release: onceOnly(frame.release), ...(m.raw === true ? { raw: true } : {}) });
     else if (m.output !== undefined) job.resolve({ frame: Buffer.from(m.output), release: NOTHING_TO_RELEASE });
     else job.reject(new ZstdEngineError(m.error ?? 'unknown error'));
   }

@@ -18,7 +18,8 @@ export interface ZstdEngine {
   /**
    * Compresses `data` and copies the frame into `target` (which may be the memory
    * `data` is in: the frame is copied out of the WASM heap after compressing); its
-   * length, or undefined when the frame is longer than `target`.
+   * length, or undefined when the frame is longer than `target`, which is then left
+   * as it was (zstd-worker.ts counts on that: its input is still the block).
    */
   compressInto(data: Uint8Array, level: number, target: Uint8Array): number | undefined;
   /** Decompresses into exactly `capacity` bytes at most; throws on a corrupt frame. */

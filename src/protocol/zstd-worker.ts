@@ -27,6 +27,8 @@ export interface ZstdJobResult {
   input: ArrayBuffer;
   /** A frame that fits in `input` is written there: its length. */
   inPlace?: number;
+  /** Compressing did not shrink the block: `input` holds it still, unchanged. */
+  raw?: true;
   output?: ArrayBuffer;
   /** The engine's error name (a corrupt frame), when there is no output. */
   error?: string;
@@ -44,14 +46,14 @@ void (builtin !== undefined ? Promise.resolve(builtin) : loadWasmZstd()).then(
       let result: ZstdJobResult;
       try {
         if (job.op === 'compress') {
-          const n = engine.compressInto(input, job.level, new Uint8Array(job.input));
-          if (n !== undefined) {
-            result = { input: job.input, inPlace: n };
-            port.postMessage(result, [job.input]);
-            return;
-          }
+          // Room for a frame shorter than the block only: one no shorter goes raw (block-codec.ts),
+          // and the engines write nothing into a target too short, so `input` still holds it.
+          const n = engine.compressInto(input, job.level, new Uint8Array(job.input, 0, job.length - 1));
+          result = n === undefined ? { input: job.input, raw: true } : { input: job.input, inPlace: n };
+          port.postMessage(result, [job.input]);
+          return;
         }
-        const out = job.op === 'compress' ? engine.compress(input, job.level) : engine.decompress(input, job.capacity);
+        const out = engine.decompress(input, job.capacity);
         // engine's output is a fresh Buffer of its own (one memcpy out of the WASM heap).
         const output = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? (out.buffer as ArrayBuffer) : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
         result = { input: job.input, output };

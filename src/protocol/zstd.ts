@@ -94,10 +94,10 @@ const smallFrames = new SlabPool(4 * 1024 * 1024);
 let scratch = Buffer.alloc(0);
 
 /** Compresses on this thread; a frame no shorter than the block comes back as the block itself (sent raw). */
-function compressHere(engine: ZstdEngine, data: Buffer, level: number): { frame: Buffer; release(): void } {
+function compressHere(engine: ZstdEngine, data: Buffer, level: number): LentFrame {
   if (scratch.length < data.length) scratch = Buffer.allocUnsafeSlow(SMALL_COMPRESS);
   const length = engine.compressInto(data, level, scratch.subarray(0, data.length - 1));
-  if (length === undefined) return { frame: data, release: NOTHING_TO_RELEASE };
+  if (length === undefined) return { frame: data, release: NOTHING_TO_RELEASE, raw: true };
   const copy = smallFrames.copy(scratch.subarray(0, length));
   return { frame: copy.buffer, release: copy.release };
 }
@@ -119,19 +119,29 @@ function callingThreadEngine(): Promise<ZstdEngine> {
   return onCallingThread;
 }
 
+/** A frame, or with `raw` the block itself (it did not shrink), in memory lent until `release`. */
+export interface LentFrame {
+  frame: Buffer;
+  release(): void;
+  raw?: boolean;
+}
+
 /**
  * A zstd frame of `data`, with a `release` that lends the frame's memory to the next
- * block once the caller is done with it. A small block that does not shrink comes back
- * as itself (the caller sends it raw; block-codec.ts).
+ * block once the caller is done with it. A block that does not shrink comes back with
+ * `raw` (the caller sends it raw; block-codec.ts): a small one as itself, a large one
+ * as the pool's copy of it. `taken`, if given, is called once the pool holds a copy of
+ * a large block, which the caller may then reuse; a small one is read here only, before
+ * this resolves.
  */
-export async function zstdCompressLent(data: Buffer, level: number): Promise<{ frame: Buffer; release(): void }> {
+export async function zstdCompressLent(data: Buffer, level: number, taken?: () => void): Promise<LentFrame> {
   if (zstdKind === 'none') throw new Error('zstd is not available in this process');
   if (data.length <= SMALL_COMPRESS) return compressHere(await callingThreadEngine(), data, level);
   // Off the event loop on the pool's threads (zstd-pool.ts), with node's zstd too: there
   // a frame goes into reused memory, where zlib.zstdCompress leaves two buffers per block
   // to the collector (zstd-builtin-engine.ts).
   poolStarted = true;
-  return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level);
+  return (await import('./zstd-pool.js')).sharedZstdPool().compress(data, level, taken);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -164,8 +174,8 @@ export function frameContentSize(frame: Buffer): number | undefined {
 
 /** Restores a zstd block of exactly `rawLength` bytes, or throws ProtocolError. */
 /**
- * `into`, if given, is memory of rawLength bytes the WASM engine decompresses into
- * (node's own zstd allocates its output itself): the result is then a view of it.
+ * `into`, if given, is memory of rawLength bytes to decompress into, on this thread:
+ * the result is then a view of it.
  */
 export async function zstdDecompress(payload: Buffer, rawLength: number, into?: Buffer): Promise<Buffer> {
   if (zstdKind === 'none') throw new ProtocolError('zstd block received, but this end offered no zstd');
@@ -174,7 +184,10 @@ export async function zstdDecompress(payload: Buffer, rawLength: number, into?: 
   if (announced !== rawLength) throw new ProtocolError(`zstd block announces ${announced} bytes, ${rawLength} were announced for the block`);
   let out: Buffer;
   try {
-    if (builtin !== undefined) {
+    if (builtin !== undefined && into !== undefined && into.length === rawLength) {
+      // Here, on the calling thread, into memory that is reused (zstd-builtin-engine.ts).
+      out = into.subarray(0, (await callingThreadEngine()).decompressInto(payload, into));
+    } else if (builtin !== undefined) {
       // One output buffer with room to spare (a full one makes zlib start another), not
       // 16 KiB chunks joined into a copy: both were garbage node 24 frees late (an agent
       // receiving a compressible COPY: 160 MiB with the chunks, 130 without).
