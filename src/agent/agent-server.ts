@@ -401,8 +401,9 @@ export class AgentServer {
     }
     // Decompressed into reused memory, for the same reason the frames are joined into it.
     const target = encoding === Encoding.Zstd && rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(rawLength) : undefined;
-    // Payloads decode in parallel, but a block is written only once every earlier
-    // payload has decoded: a bad one fails the session and nothing behind it lands.
+    // Payloads may decode in parallel (zlib's on the thread pool; zstd's into slabs on
+    // this thread), but a block is written only once every earlier payload has decoded:
+    // a bad one fails the session and nothing behind it lands.
     const decoded = decodeBlock(encoding, payload, rawLength, target?.buffer);
     decoded.catch(() => undefined); // observed through `ready` unless an earlier payload failed first
     const ready = this.decodedSoFar.then(() => decoded);

@@ -119,8 +119,9 @@ export const NO_COMPRESSION: CodecSetting = { codec: 'none', level: 0 };
 
 /**
  * A block its caller lends only for a while (a source's reused read buffer): the
- * codec calls `free` as soon as it reads the block no more, and no payload it returns
- * is a view of it. Where the block must outlive that (a raw payload, a block zlib
+ * codec calls `free` as soon as it reads the block no more (perhaps more than once),
+ * and no payload it returns is a view of it. When encoding fails, `free` may not have
+ * been called: the caller frees the block itself then. Where the block must outlive that (a raw payload, a block zlib
  * compresses on the thread pool) the codec keeps a `copy` of it instead. The zstd
  * threads take their own copy when a thread picks the block up (zstd-pool.ts), so a
  * compressible block is copied once, not twice.

@@ -28,6 +28,7 @@ interface ZstdStream {
   /** [output bytes left, input bytes left] after a write. */
   _writeState?: Uint32Array;
   close(): void;
+  on(event: 'error', listener: () => void): void;
 }
 
 type ZstdStreamClass = new (options: object) => ZstdStream;
@@ -86,7 +87,10 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
    * own would destroy the stream and emit them later): replaced, they are thrown here.
    */
   const decompressToTarget = (frame: Uint8Array, target: Uint8Array): number | undefined => {
-    const stream = new DecompressStream({});
+    // chunkSize: the stream's own output buffer, unused here (64 is zlib's least).
+    const stream = new DecompressStream({ chunkSize: 64 });
+    // Should node's own error handler ever run, its 'error' event must not end the process.
+    stream.on('error', () => undefined);
     try {
       const handle = stream._handle;
       const state = stream._writeState;
@@ -99,7 +103,7 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
       handle.writeSync(end, frame, 0, frame.length, target, 0, target.length);
       if (failure !== undefined) fail();
       const [outLeft, inLeft] = [state[0]!, state[1]!];
-      if (inLeft !== 0) throw Object.assign(new Error(`${inLeft} bytes left over after the frame`), { code: outLeft === 0 ? 'ERR_BUFFER_TOO_LARGE' : 'TRAILING_DATA' });
+      if (inLeft !== 0) throw Object.assign(new Error(`${inLeft} bytes left over after the frame`), { code: 'TRAILING_DATA' });
       if (outLeft === 0) {
         // Full: one more byte must not come (nor an error: the frame's end was not seen).
         const probe = new Uint8Array(1);

@@ -178,12 +178,24 @@ export class ZstdPool {
     this.line.length = 0;
     for (const t of this.threads) t.job = undefined;
     for (const j of jobs) j.reject(error);
-    void this.close();
+    void this.terminate();
   }
 
+  /** Ends the threads; a job queued or running is rejected (a lent block waits on it). */
   async close(): Promise<void> {
-    this.failure ??= new Error('the zstd pool is closed');
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    this.fail(new Error('the zstd pool is closed'));
+    await this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
+    // A terminating thread keeps no hold on the event loop: with nothing else alive the
+    // process would end before the threads' exit, and an `await close()` never return.
+    const hold = setInterval(() => undefined, 60_000);
+    try {
+      await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    } finally {
+      clearInterval(hold);
+    }
   }
 }
 

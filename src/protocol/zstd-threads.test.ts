@@ -94,6 +94,15 @@ test('a closed pool refuses work', async () => {
   await assert.rejects(pool.compress(seededBytes(1024, 1), 1), /closed/);
 });
 
+test('closing the pool settles the jobs it holds: queued and running ones are rejected, none is left waiting', async () => {
+  const pool = new ZstdPool(1);
+  const jobs = Array.from({ length: 4 }, (_, i) => pool.compress(compressibleImage(4 * MiB, i), 19).then(() => 'done', (e: Error) => e.message));
+  await pool.close();
+  const outcomes = await Promise.race([Promise.all(jobs), new Promise<string>((r) => setTimeout(() => r('still waiting after 10 s'), 10_000))]);
+  assert.ok(Array.isArray(outcomes), String(outcomes));
+  assert.ok(outcomes.some((o) => /closed/.test(o)), outcomes.join(', '));
+});
+
 test('a process whose pool has done its work exits by itself (idle threads hold nothing open)', async () => {
   const zstd = new URL('./zstd.js', import.meta.url).href;
   const script = `import(${JSON.stringify(zstd)}).then(async (z) => { const { frame: f } = await z.zstdCompressLent(Buffer.alloc(1 << 20, 97), 1); console.log(z.zstdKind, f.length); })`;
