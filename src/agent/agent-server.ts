@@ -11,13 +11,13 @@ import { LocalDevice, expandHome, type LocalDeviceOptions } from '../device/loca
 import { hashById, knownHashIds, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { fileCodecOf } from '../delta/file-codec.js';
-import { decodeBlock, type CodecSetting, type EncodedBlock } from '../protocol/block-codec.js';
+import { decodeBlock, type CodecSetting, type EncodedBlock, type LentBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import { PIECE_BYTES } from '../device/pieces.js';
-import { NOTHING_TO_RELEASE, SLAB_WORTHWHILE, SlabPool, type PooledCopy } from '../util/slab-pool.js';
+import { NOTHING_TO_RELEASE, SLAB_WORTHWHILE, SlabPool, privateCopy, type PooledCopy } from '../util/slab-pool.js';
 import {
   DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
@@ -84,6 +84,8 @@ export class AgentServer {
   private undoState: 'none' | 'opening' | 'open' | 'finished' = 'none';
   private undo: UndoRecorder | undefined;
   private readonly decodedSlabs = new SlabPool(DECODED_SLAB_BYTES);
+  /** Copies of read blocks that go raw or to zlib (LentBlock.copy), until sent. */
+  private readonly sentCopies = new SlabPool(PIECE_BYTES);
   private undoOpening: Promise<void> | undefined;
   private writesSeen = false;
   /** How the undo file's payloads are compressed (from OPEN's codec and level). */
@@ -380,12 +382,21 @@ export class AgentServer {
       // A compressed payload's memory goes back to its codec once written out (block-codec.ts).
       this.channel.send({ type: MessageType.Data, id, offset: e.offset, rawLength: e.rawLength, encoding: e.block.encoding, payload: e.block.payload }, e.block.release);
     };
-    for await (const b of device.blocks(start, end, blockSize)) {
+    // The device reads into buffers it reuses: a fresh 4 MiB per read was garbage the
+    // collector freed late (a 1 GiB compressible PULL: the agent at 155-157 MiB on node
+    // 20, 192-196 on node 24). So each block is lent to the codec (block-codec.ts's
+    // LentBlock), and the next one is read only once the codec has let it go: a zstd
+    // thread holds its own copy, or a raw block is copied for sending.
+    for await (const b of device.blocks(start, end, blockSize, undefined, { reuseBuffers: true })) {
       if (this.stopping) return;
-      const p = this.encode(b.data).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
-      p.catch(() => undefined);
+      let free!: () => void;
+      const freed = new Promise<void>((resolve) => (free = resolve));
+      const lent: LentBlock = { free, copy: (data) => privateCopy(this.sentCopies, data) };
+      const p = this.codecs!.encode(b.data, lent).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
+      p.catch(() => free()); // observed by sendOne; a failed encode may not have freed it
       encoding.push(p);
       encodingBytes += b.data.length;
+      await freed;
       while (encoding.length >= ENCODE_AHEAD || (encoding.length > 1 && encodingBytes > ENCODE_AHEAD_BYTES)) await sendOne();
     }
     while (encoding.length > 0) await sendOne();

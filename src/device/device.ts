@@ -60,6 +60,12 @@ export interface WriteOptions {
 export interface Block {
   offset: number;
   data: Buffer;
+  /**
+   * Gives `data`'s memory back to the device once nothing reads it any more (the
+   * device reuses it: a remote device's decoded blocks). More than once is harmless;
+   * a consumer that never calls it leaves the memory to the garbage collector.
+   */
+  release?: () => void;
 }
 
 /** Bytes the device itself read and wrote (not what crossed a network). */

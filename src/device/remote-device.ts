@@ -13,21 +13,26 @@ import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, CodecTally, codecLabel, localEncodings, openCodecOf, type CodecUse, type CompressRequest } from '../protocol/codec-policy.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
 import {
-  DeviceKind, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+  DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, PROTOCOL_MAGIC, PROTOCOL_VERSION,
   frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 import { BoundedWindow, type WindowLimits } from '../util/bounded-window.js';
 import { codecThreads } from '../protocol/codec-threads.js';
-import { SlabPool } from '../util/slab-pool.js';
+import { SLAB_WORTHWHILE, SlabPool } from '../util/slab-pool.js';
 import { VERSION } from '../version.js';
 import type { Block, BlockDigest, Device, DeviceStatus, DigestOptions, WriteOptions } from './device.js';
 import { PIECE_BYTES, piecesOf, readInPieces } from './pieces.js';
 
 /** Digests the agent may send ahead of the engine. */
 const DIGEST_CREDIT = 4096;
-/** Bytes of blocks a read stream may send ahead of the engine... */
-const BLOCK_CREDIT_BYTES = 32 * 1024 * 1024;
-/** ...and blocks: each one received is decoded and queued here as its own objects. */
+/**
+ * Bytes of blocks a read stream may send ahead of the engine: enough for 1 Gbit/s at
+ * 130 ms of round trip. At 32 MiB, node 20's command of a 1 GiB compressible PULL
+ * through a local agent (where the credit fills) peaked at 151-159 MiB; at 16, 98-100,
+ * at the same speed...
+ */
+const BLOCK_CREDIT_BYTES = 16 * 1024 * 1024;
+/** ...and blocks: each one received is a frame and its objects here until decoded. */
 const BLOCK_CREDIT_ITEMS = 1024;
 /**
  * Writes being compressed or sent at once: raw bytes, and writes (a zero marker weighs
@@ -44,6 +49,8 @@ export function writeWindowFor(blockSize: number): WindowLimits {
   const MiB = 1024 * 1024;
   return { bytes: Math.min(8 * MiB, Math.max(4 * MiB, (codecThreads() + 2) * piece)), items: 256 };
 }
+/** The slabs DATA frames are joined into (FrameDecoder's FrameReuse): two of the largest frames fit in one. */
+const DATA_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 /**
  * How long close() waits for queued writes to leave before it gives up on an agent
@@ -82,7 +89,8 @@ export interface RemoteDeviceOptions {
   label?: string;
 }
 
-type Item = { kind: 'message'; message: Message } | { kind: 'block'; block: Promise<Block> };
+/** A block arrives as its frame; it is decoded when the engine takes it (`decode`). */
+type Item = { kind: 'message'; message: Message } | { kind: 'block'; decode: () => Promise<Block> };
 
 interface StreamState {
   items: Item[];
@@ -105,6 +113,8 @@ export class RemoteDevice implements Device {
   private readonly pending = new Map<number, Pending>();
   private readonly streams = new Map<number, StreamState>();
   private readonly writes: BoundedWindow;
+  /** Blocks of a read stream decoded from zstd, until the engine has written them (Block.release). */
+  private readonly decodedSlabs = new SlabPool(2 * PIECE_BYTES);
   /** Copies of borrowed blocks that go raw or to zlib (LentBlock.copy), until sent. */
   private readonly copies = new SlabPool(PIECE_BYTES);
   private nextId = 1;
@@ -128,9 +138,9 @@ export class RemoteDevice implements Device {
     this.label = options.label ?? `remote device ${quoteName(options.path)}`;
     this.writes = new BoundedWindow(writeWindowFor(options.blockSize));
     this.channel = new Channel(link.input, link.output, {
-      message: (m) => this.receive(m),
+      message: (m, release) => this.receive(m, release),
       closed: (error) => void this.lost(error),
-    });
+    }, undefined, undefined, { type: MessageType.Data, pool: new SlabPool(DATA_FRAME_SLAB_BYTES), fromBytes: SLAB_WORTHWHILE });
   }
 
   get path(): string {
@@ -208,16 +218,17 @@ export class RemoteDevice implements Device {
     }
   }
 
-  private receive(m: Message): void {
+  /** `release`: the frame's memory back to the channel (ChannelHandlers.message), for DATA. */
+  private receive(m: Message, release: () => void): void {
     if (this.failure !== undefined) return;
     try {
-      this.route(m);
+      this.route(m, release);
     } catch (error) {
       this.fatal(error instanceof Error ? error : new ProtocolError(String(error)));
     }
   }
 
-  private route(m: Message): void {
+  private route(m: Message, release: () => void): void {
     if (this.helloWaiter !== undefined) {
       const w = this.helloWaiter;
       this.helloWaiter = undefined;
@@ -236,9 +247,30 @@ export class RemoteDevice implements Device {
         const stream = this.streams.get(m.id);
         this.received.add(codecLabel(m.encoding), m.rawLength, m.payload.length);
         if (stream !== undefined) {
-          const block = decodeBlock(m.encoding, m.payload, m.rawLength).then((data) => ({ offset: m.offset, data }));
-          block.catch(() => undefined);
-          this.push(stream, { kind: 'block', block });
+          // Decoded when the engine takes it, not as it arrives: the blocks the agent may
+          // send ahead (BLOCK_CREDIT_BYTES) then wait compressed. Into reused memory,
+          // given back through the block's `release` once the engine has written it: a
+          // fresh buffer per block was garbage node 24 frees late (its command of a 1 GiB
+          // compressible PULL peaked at 147-156 MiB; through a local agent, where the
+          // credit fills, node 20's at 155-159 with every block decoded on arrival).
+          const decode = (): Promise<Block> => {
+            const target = m.encoding === Encoding.Zstd && m.rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(m.rawLength) : undefined;
+            return decodeBlock(m.encoding, m.payload, m.rawLength, target?.buffer).then(
+              (data): Block => {
+                if (data.buffer === m.payload.buffer) return { offset: m.offset, data, release }; // raw: the frame itself
+                release();
+                if (target !== undefined && data.buffer === target.buffer.buffer) return { offset: m.offset, data, release: target.release };
+                target?.release();
+                return { offset: m.offset, data };
+              },
+              (error: unknown) => {
+                release();
+                target?.release();
+                throw error;
+              },
+            );
+          };
+          this.push(stream, { kind: 'block', decode });
           return;
         }
         return this.settle(m.id, m);
@@ -414,7 +446,7 @@ export class RemoteDevice implements Device {
           return;
         }
         if (--outstanding < 0) throw new ProtocolError('agent sent more blocks than it had credit for');
-        const block = await item.block;
+        const block = await item.decode();
         const length = Math.min(blockSize, end - expected);
         if (block.offset !== expected || block.data.length !== length) {
           throw new ProtocolError(`block at ${block.offset}+${block.data.length}, expected ${expected}+${length}`);

@@ -18,7 +18,17 @@ export async function copyDevices(source: Device, destination: Device, ctx: Engi
   const blocks = source.blocks(0, ctx.size, Math.min(ctx.blockSize, PIECE_BYTES), ctx.signal, { reuseBuffers: reuse });
   for await (const block of blocks) {
     ctx.signal.throwIfAborted();
-    await destination.write(block.offset, block.data, { borrowed: reuse });
+    // A block in memory its source reuses goes back once written (WriteOptions.written).
+    const release = block.release;
+    if (release === undefined) await destination.write(block.offset, block.data, { borrowed: reuse });
+    else {
+      try {
+        await destination.write(block.offset, block.data, { written: release });
+      } catch (error) {
+        release(); // a write that rejects kept nothing of it
+        throw error;
+      }
+    }
     // Counted in blocks, as before pieces: --stat and --json say the same.
     const blocks = blocksStartingIn(block.offset, block.data.length, ctx.blockSize);
     counters.blocksDiffering += blocks;
