@@ -85,8 +85,10 @@ export async function readInPieces(device: Device, offset: number, length: numbe
   for (const p of piecesOf(offset, length)) {
     if (reads.length >= READS_AHEAD) await reads.shift();
     if (failure !== undefined) break;
-    const read = device.read(p.offset, p.length).then(
-      (data) => void data.copy(into, p.offset - offset),
+    // Read into its place where the device can (a remote one then gives its frame back at once).
+    const place = into.subarray(p.offset - offset, p.offset - offset + p.length);
+    const read = device.read(p.offset, p.length, place).then(
+      (data) => void (data.buffer === place.buffer && data.byteOffset === place.byteOffset ? undefined : data.copy(place)),
       (error: unknown) => void (failure ??= error),
     );
     reads.push(read);

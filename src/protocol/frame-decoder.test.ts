@@ -130,6 +130,35 @@ describe('FrameDecoder', () => {
       assert.deepEqual(c!.body, body(MessageType.Write, 5000, 3));
     });
 
+    test('`wants` chooses frames by their bytes, read across the chunks they came in', () => {
+      const pool = new SlabPool(1 << 16);
+      const seen: number[] = [];
+      // Bytes 1-4 as a u32, as DATA's id: only id 7 is wanted.
+      const d = new FrameDecoder(1 << 20, {
+        type: MessageType.Data,
+        pool,
+        fromBytes: 2000,
+        wants: (byte) => {
+          const id = ((byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4)) >>> 0;
+          seen.push(id);
+          return id === 7;
+        },
+      });
+      const withId = (id: number): Buffer => {
+        const b = body(MessageType.Data, 5000, id & 0xff);
+        b.writeUInt32BE(id, 1);
+        return b;
+      };
+      // 999 bytes before the frame: its header and id straddle the first 1000-byte chunk.
+      const [, wanted, other] = feed(d, Buffer.concat([frame(Buffer.alloc(995, 9)), frame(withId(7)), frame(withId(0x01020307))]));
+      assert.deepEqual(seen, [7, 0x01020307]);
+      assert.deepEqual(wanted!.body, withId(7));
+      assert.deepEqual(other!.body, withId(0x01020307));
+      const slabOf = pool.take(1).buffer.buffer;
+      assert.equal(wanted!.body.buffer, slabOf, 'the wanted frame is in the pool');
+      assert.notEqual(other!.body.buffer, slabOf, 'the other is fresh memory');
+    });
+
     test('while a frame is held its memory is never given to another', () => {
       const d = new FrameDecoder(1 << 20, { type: MessageType.Write, pool: new SlabPool(8192), fromBytes: 2000 });
       const held = [];

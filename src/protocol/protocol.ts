@@ -464,6 +464,11 @@ export interface FrameReuse {
   pool: SlabPool;
   /** Bodies shorter than this are fresh memory anyway: cheap young garbage, not worth a slab. */
   fromBytes: number;
+  /**
+   * Only the bodies this says yes to, from their bytes (`byte(at)`, at < 64 KiB): for
+   * frames whose memory is given back, not kept (see RemoteDevice's DATA).
+   */
+  wants?: (byte: (at: number) => number) => boolean;
 }
 
 /**
@@ -530,7 +535,8 @@ export class FrameDecoder {
     } else {
       // A body's first byte, here the first chunk's, is its message type.
       const reuse = this.reuse;
-      const slab = isBody && reuse !== undefined && n >= reuse.fromBytes && first[0] === reuse.type ? reuse.pool.take(n) : undefined;
+      const wanted = isBody && reuse !== undefined && n >= reuse.fromBytes && first[0] === reuse.type && (reuse.wants === undefined || reuse.wants((at) => this.peekByte(at)));
+      const slab = wanted ? reuse!.pool.take(n) : undefined;
       frame = slab !== undefined ? { body: slab.buffer, release: slab.release } : { body: Buffer.allocUnsafe(n), release: NOTHING_TO_RELEASE };
       const out = frame.body;
       let filled = 0;
@@ -545,5 +551,13 @@ export class FrameDecoder {
     }
     this.buffered -= n;
     return frame;
+  }
+
+  /** The byte at `at` of what is buffered, across chunks (a whole body is there when asked). */
+  private peekByte(at: number): number {
+    let chunk = 0;
+    let offset = at;
+    while (offset >= this.chunks[chunk]!.length) offset -= this.chunks[chunk++]!.length;
+    return this.chunks[chunk]![offset]!;
   }
 }
