@@ -27,11 +27,12 @@ import { PIECE_BYTES, piecesOf, readInPieces } from './pieces.js';
 const DIGEST_CREDIT = 4096;
 /**
  * Bytes of blocks a read stream may send ahead of the engine: enough for 1 Gbit/s at
- * 130 ms of round trip. At 32 MiB, node 20's command of a 1 GiB compressible PULL
+ * 100 ms of round trip. At 32 MiB, node 20's command of a 1 GiB compressible PULL
  * through a local agent (where the credit fills) peaked at 151-159 MiB; at 16, 98-100,
- * at the same speed...
+ * at 8, 87-90, at the same speed; node 24's over ssh reached 150 at 16 under a loaded
+ * CI run...
  */
-const BLOCK_CREDIT_BYTES = 16 * 1024 * 1024;
+const BLOCK_CREDIT_BYTES = 12 * 1024 * 1024;
 /** ...and blocks: each one received is a frame and its objects here until decoded. */
 const BLOCK_CREDIT_ITEMS = 1024;
 /**
@@ -49,8 +50,8 @@ export function writeWindowFor(blockSize: number): WindowLimits {
   const MiB = 1024 * 1024;
   return { bytes: Math.min(8 * MiB, Math.max(4 * MiB, (codecThreads() + 2) * piece)), items: 256 };
 }
-/** The slabs DATA frames are joined into (FrameDecoder's FrameReuse): two of the largest frames fit in one. */
-const DATA_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
+/** The slabs DATA frames are joined into (FrameDecoder's FrameReuse): the largest frame fits in one. */
+const DATA_FRAME_SLAB_BYTES = PIECE_BYTES + 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 120_000;
 /**
  * How long close() waits for queued writes to leave before it gives up on an agent
@@ -115,7 +116,7 @@ export class RemoteDevice implements Device {
   private readonly streams = new Map<number, StreamState>();
   private readonly writes: BoundedWindow;
   /** Blocks of a read stream decoded from zstd, until the engine has written them (Block.release). */
-  private readonly decodedSlabs = new SlabPool(2 * PIECE_BYTES);
+  private readonly decodedSlabs = new SlabPool(PIECE_BYTES);
   /** Copies of borrowed blocks that go raw or to zlib (LentBlock.copy), until sent. */
   private readonly copies = new SlabPool(PIECE_BYTES);
   private nextId = 1;
