@@ -24,7 +24,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { cmp } from '../test-support/images.js';
 import { runWithPeakRss } from '../test-support/peak-rss.js';
 import { nodeOfMajor } from '../test-support/node-versions.js';
@@ -49,6 +49,23 @@ function hostArgsUnder(place: RunPlace, node: string): string[] {
   const at = args.indexOf('--remote-node');
   if (at >= 0) args.splice(at, 2);
   return [...args, '--remote-node', node];
+}
+
+/**
+ * Runs basyn with `args` under the peak-memory watch and checks the run: not killed
+ * over the bound, exit 0, compressed as `codec` says, command and agent within the
+ * bound, and the destination equal to the source.
+ */
+async function runWithinBound(t: TestContext, place: RunPlace, args: string[], node: string | undefined, timeoutMs: number, codec: RegExp, source: string, destination: string): Promise<void> {
+  const r = await runWithPeakRss(args, { env: place.env, sshdPort: place.sshd?.port, capMiB: BOUND_MIB, timeoutMs, node });
+  const figures = `command ${r.commandMiB.toFixed(0)} MiB, agent ${r.agentMiB?.toFixed(0) ?? '-'} MiB, ${r.seconds.toFixed(1)} s`;
+  t.diagnostic(figures);
+  assert.equal(r.overCap, undefined, `killed over ${BOUND_MIB} MiB: ${r.overCap} (${figures})`);
+  assert.equal(r.code, 0, `${figures}; stderr: ${r.stderr}`);
+  assert.match(r.stdout, codec, `not compressed as expected (${codec}): ${r.stdout.slice(0, 400)}`);
+  assert.ok(r.commandMiB <= BOUND_MIB, figures);
+  assert.ok(r.agentMiB !== undefined && r.agentMiB <= BOUND_MIB, `the agent was not measured or went past the bound: ${figures}`);
+  assert.ok(await cmp(source, destination), 'the destination differs from the source');
 }
 
 describe('a COPY or SYNC of compressible data stays within the memory bound', { concurrency: false }, () => {
@@ -77,16 +94,8 @@ describe('a COPY or SYNC of compressible data stays within the memory bound', { 
           await writeSparseImage(destination, size);
           const hostArgs = node === undefined ? place.hostArgs : hostArgsUnder(place, node);
           const args = ['-l', source, '-r', destination, '-a', 'PUSH', '-m', mode, '--json', ...options, ...hostArgs];
-          const r = await runWithPeakRss(args, { env: place.env, sshdPort: place.sshd?.port, capMiB: BOUND_MIB, timeoutMs: 200_000, node });
-          const figures = `command ${r.commandMiB.toFixed(0)} MiB, agent ${r.agentMiB?.toFixed(0) ?? '-'} MiB, ${r.seconds.toFixed(1)} s`;
-          t.diagnostic(figures);
-          assert.equal(r.overCap, undefined, `killed over ${BOUND_MIB} MiB: ${r.overCap} (${figures})`);
-          assert.equal(r.code, 0, `${figures}; stderr: ${r.stderr}`);
           // Compressed with zstd: the case this file is about, not raw blocks.
-          assert.match(r.stdout, /zstd/, `no zstd in the report: ${r.stdout.slice(0, 400)}`);
-          assert.ok(r.commandMiB <= BOUND_MIB, figures);
-          assert.ok(r.agentMiB !== undefined && r.agentMiB <= BOUND_MIB, `the agent was not measured or went past the bound: ${figures}`);
-          assert.ok(await cmp(source, destination), 'the destination differs from the source');
+          await runWithinBound(t, place, args, node, 200_000, /zstd/, source, destination);
         });
       }
       // The agent sends: it read each block into a fresh 4 MiB unit, and the command
@@ -111,16 +120,8 @@ describe('a COPY or SYNC of compressible data stays within the memory bound', { 
           await writeSparseImage(destination, size);
           const hostArgs = node === undefined ? place.hostArgs : hostArgsUnder(place, node);
           const args = ['-l', destination, '-r', source, '-a', 'PULL', '-m', 'COPY', '--json', ...hostArgs];
-          const r = await runWithPeakRss(args, { env: place.env, sshdPort: place.sshd?.port, capMiB: BOUND_MIB, timeoutMs: 240_000, node });
-          const figures = `command ${r.commandMiB.toFixed(0)} MiB, agent ${r.agentMiB?.toFixed(0) ?? '-'} MiB, ${r.seconds.toFixed(1)} s`;
-          t.diagnostic(figures);
-          assert.equal(r.overCap, undefined, `killed over ${BOUND_MIB} MiB: ${r.overCap} (${figures})`);
-          assert.equal(r.code, 0, `${figures}; stderr: ${r.stderr}`);
           // Compressed: zstd on node 24; on node 20 the agent is sent no WASM zstd for a PULL (open-devices.ts), so zlib.
-          assert.match(r.stdout, on24 ? /"zstd/ : /"zlib/, `not compressed as expected: ${r.stdout.slice(0, 400)}`);
-          assert.ok(r.commandMiB <= BOUND_MIB, figures);
-          assert.ok(r.agentMiB !== undefined && r.agentMiB <= BOUND_MIB, `the agent was not measured or went past the bound: ${figures}`);
-          assert.ok(await cmp(source, destination), 'the destination differs from the source');
+          await runWithinBound(t, place, args, node, 240_000, on24 ? /"zstd/ : /"zlib/, source, destination);
         });
       }
     });
