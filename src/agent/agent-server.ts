@@ -11,7 +11,7 @@ import { LocalDevice, expandHome, type LocalDeviceOptions } from '../device/loca
 import { hashById, knownHashIds, loadDigest, type DigestFunction, type HashAlgorithm } from '../hash/hash-algorithms.js';
 import { UndoRecorder } from '../delta/undo-recorder.js';
 import { fileCodecOf } from '../delta/file-codec.js';
-import { decodeBlock, type CodecSetting, type EncodedBlock, type LentBlock } from '../protocol/block-codec.js';
+import { decodeBlock, lendBlock, type CodecSetting, type EncodedBlock, type LentBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, choiceOfOpenCodec, localEncodings } from '../protocol/codec-policy.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../protocol/zstd.js';
@@ -417,11 +417,9 @@ export class AgentServer {
     // thread holds its own copy, or a raw block is copied for sending.
     for await (const b of device.blocks(start, end, blockSize, undefined, { reuseBuffers: true })) {
       if (this.stopping) return;
-      let free!: () => void;
-      const freed = new Promise<void>((resolve) => (free = resolve));
-      const lent: LentBlock = { free, copy: (data) => privateCopy(this.sentCopies, data) };
+      const { lent, freed } = lendBlock((data) => privateCopy(this.sentCopies, data));
       const p = this.codecs!.encode(b.data, lent).then((block) => ({ offset: b.offset, rawLength: b.data.length, block }));
-      p.catch(() => free()); // observed by sendOne; a failed encode may not have freed it
+      p.catch(() => lent.free()); // observed by sendOne; a failed encode may not have freed it
       encoding.push(p);
       encodingBytes += b.data.length;
       await freed;

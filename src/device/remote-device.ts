@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BasynError, DeviceError, ProtocolError, TransportError } from '../errors.js';
 import { quoteName, quoteText } from '../report/quote.js';
 import type { HashAlgorithm } from '../hash/hash-algorithms.js';
-import { decodeBlock, type EncodedBlock, type LentBlock } from '../protocol/block-codec.js';
+import { decodeBlock, lendBlock, type EncodedBlock } from '../protocol/block-codec.js';
 import { codecsCapability, codecsOf } from '../protocol/capabilities.js';
 import { CodecChooser, CodecTally, codecLabel, localEncodings, openCodecOf, type CodecUse, type CompressRequest } from '../protocol/codec-policy.js';
 import { Channel, InputLostError } from '../protocol/channel.js';
@@ -538,13 +538,7 @@ export class RemoteDevice implements Device {
     // Compressed and sent after this returns. A borrowed buffer is lent to the codec
     // until it holds what it needs of it (block-codec.ts's LentBlock): a copy in reused
     // slabs, given back once sent, or the zstd thread's own copy; this returns then.
-    let lent: LentBlock | undefined;
-    let given: Promise<void> | undefined;
-    if (options?.borrowed === true) {
-      let free!: () => void;
-      given = new Promise<void>((resolve) => (free = resolve));
-      lent = { free, copy: (block) => this.copies.copy(block) };
-    }
+    const { lent, freed: given } = options?.borrowed === true ? lendBlock((block) => this.copies.copy(block)) : { lent: undefined, freed: undefined };
     this.statusFresh = false;
     try {
       this.throwIfFailed();

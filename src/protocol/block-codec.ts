@@ -131,6 +131,13 @@ export interface LentBlock {
   copy(data: Uint8Array): PooledCopy;
 }
 
+/** A LentBlock whose copies come from `copy`, and a promise that settles once it is free. */
+export function lendBlock(copy: LentBlock['copy']): { lent: LentBlock; freed: Promise<void> } {
+  let free!: () => void;
+  const freed = new Promise<void>((resolve) => (free = resolve));
+  return { lent: { free, copy }, freed };
+}
+
 /** The block itself as a raw payload: a copy of it where it is only lent. */
 function rawPayload(data: Buffer, lent: LentBlock | undefined): EncodedBlock {
   if (lent === undefined) return { encoding: Encoding.Raw, payload: data };
