@@ -6,6 +6,7 @@
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { keepToBaselineCompiler } from '../util/node-features.js';
+import { readFdIntoReusedBuffer } from '../transport/reused-read-buffer.js';
 import { VERSION } from '../version.js';
 import { AgentServer } from './agent-server.js';
 
@@ -45,7 +46,10 @@ const debug = process.env.BASYN_AGENT_DEBUG === '1';
 // A debug line to a stderr whose reader has gone must not crash the agent mid-write.
 process.stderr.on('error', () => undefined);
 let exitTimer: NodeJS.Timeout | undefined;
-const server = new AgentServer(process.stdin, protocolOutput(), {
+// Read into one reused buffer (transport/reused-read-buffer.ts) where stdin is a pipe or
+// a socket, as it is under sshd and for a local agent; else the ordinary way.
+const input = readFdIntoReusedBuffer(0) ?? process.stdin;
+const server = new AgentServer(input, protocolOutput(), {
   software: `basyn-agent ${VERSION} node ${process.version}`,
   log: debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
   clientGone: () => {

@@ -20,7 +20,7 @@ import { PIECE_BYTES } from '../device/pieces.js';
 import { NOTHING_TO_RELEASE, SLAB_WORTHWHILE, SlabPool, privateCopy, type PooledCopy } from '../util/slab-pool.js';
 import {
   DeviceKind, Encoding, ErrorCode, MIN_PROTOCOL_VERSION, MessageType, NO_OFFSET, OpenCodec, PROTOCOL_MAGIC, PROTOCOL_VERSION,
-  frameLimitFor, messageName, type Message,
+  HANDSHAKE_FRAME_LIMIT, frameLimitFor, messageName, type Message,
 } from '../protocol/protocol.js';
 
 /**
@@ -31,13 +31,18 @@ import {
 const WRITE_BACKLOG = { bytes: 32 * 1024 * 1024, items: 1024 };
 /**
  * The slabs WRITE frames are joined into (protocol.ts, FrameDecoder): two of the
- * largest frames a client sends (a piece of a long block) fit in one. They pay only
+ * largest frames the session allows (at most a piece of a long block) fit in one. Sized
+ * for the session, as a frame's slab is taken when its first bytes come: a client that
+ * announces a long WRITE and sends little makes the agent hold no more than one slab
+ * its block size calls for anyway. They pay only
  * where zstd decompresses into reused memory too (DECODED_SLAB_BYTES): with node's own
  * zstd writing fresh output, the slabs kept at their peak came on top of that garbage
  * (node 24's agent of a 1 GiB mixed COPY over ssh peaked at 171 MiB with them, 144
  * without); zstd-builtin-engine.ts now decompresses into given memory with either.
  */
-const WRITE_FRAME_SLAB_BYTES = 2 * PIECE_BYTES + 64 * 1024;
+function writeFrameSlabBytes(frameLimit: number): number {
+  return 2 * Math.min(frameLimit, PIECE_BYTES) + 64 * 1024;
+}
 /** The slabs zstd payloads are decompressed into (zstd.ts, on the agent's main thread). */
 const DECODED_SLAB_BYTES = 2 * PIECE_BYTES;
 /** Blocks a read stream compresses at once (libuv's pool has 4 threads by default)... */
@@ -84,6 +89,8 @@ export class AgentServer {
   private undoState: 'none' | 'opening' | 'open' | 'finished' = 'none';
   private undo: UndoRecorder | undefined;
   private readonly decodedSlabs = new SlabPool(DECODED_SLAB_BYTES);
+  /** WRITE frames, joined as they arrive (sized for the session at OPEN). */
+  private readonly writeFrames = new SlabPool(writeFrameSlabBytes(HANDSHAKE_FRAME_LIMIT));
   /** What READs read into, until the codec lets the block go. */
   private readonly readTargets = new SlabPool(PIECE_BYTES);
   /** Copies of read blocks that go raw or to zlib (LentBlock.copy), until sent. */
@@ -132,7 +139,7 @@ export class AgentServer {
           void this.fail(0, error);
         }
       },
-    }, undefined, undefined, { type: MessageType.Write, pool: new SlabPool(WRITE_FRAME_SLAB_BYTES), fromBytes: SLAB_WORTHWHILE });
+    }, undefined, undefined, { type: MessageType.Write, pool: this.writeFrames, fromBytes: SLAB_WORTHWHILE });
     // Nobody can hear the agent any more once its output breaks (the client, ssh or a
     // pipe in between went away): end the session, or streams would wait for credits
     // that can never come and the agent would outlive its client.
@@ -325,6 +332,7 @@ export class AgentServer {
     }
     this.device = device;
     this.channel.setFrameLimit(frameLimitFor(blockSize));
+    this.writeFrames.resize(writeFrameSlabBytes(frameLimitFor(blockSize)));
     this.channel.send({
       type: MessageType.Opened, id, size: device.size,
       kind: device.isBlockDevice ? DeviceKind.BlockDevice : DeviceKind.File,

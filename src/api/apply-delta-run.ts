@@ -36,7 +36,7 @@ export async function applyDeltaRun(settings: RunSettings, hooks: RunHooks): Pro
     const opened: RunSettings = { ...settings, hash, bufferSize: unit, action: undefined };
     const digest = await loadDigest(hash);
     if (settings.remote !== undefined && needsAgent(settings, hooks)) {
-      agent = startAgent(opened, hooks, log);
+      agent = await startAgent(opened, hooks, log);
       device = await openRemote(agent, opened, true, undefined, log);
     } else if (settings.remote !== undefined) {
       device = await openLocal(settings.remote, 'remote', opened, digest, true, undefined, log);

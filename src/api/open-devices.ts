@@ -38,7 +38,7 @@ export function needsAgent(settings: RunSettings, hooks: RunHooks): boolean {
   return settings.host !== undefined || settings.sudo === true || settings.remoteNode !== undefined || hooks.agentEnv !== undefined;
 }
 
-export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): AgentProcess {
+export function startAgent(settings: RunSettings, hooks: RunHooks, log: EngineLog): Promise<AgentProcess> {
   const ssh = settings.host !== undefined ? { host: settings.host, port: settings.port, user: settings.user, rsh: settings.rsh } : undefined;
   log.verbose(ssh !== undefined ? `connecting to ${quoteName(settings.host!)} over ssh` : 'starting the agent on this machine');
   return AgentProcess.start({

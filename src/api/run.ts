@@ -52,7 +52,7 @@ export async function run(settings: RunSettings, hooks: RunHooks = {}): Promise<
     await refuseFileThatIsADevice(settings.writeDelta, devicesOnThisMachine(settings), spelling.name('writeDelta'), 'the delta');
   }
   // The agent (and ssh) start first: their start-up overlaps everything below.
-  const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? startAgent(settings, hooks, log) : undefined;
+  const agent = settings.remote !== undefined && needsAgent(settings, hooks) ? await startAgent(settings, hooks, log) : undefined;
   // A bitmap PUSH scans its source while ssh logs in; the destination is checked later.
   const overlap = await overlapsLogin(settings, agent !== undefined);
   let destinationLater: Promise<Device> | undefined;

@@ -107,6 +107,74 @@ describe('FrameDecoder', () => {
     assert.ok(frameLimitFor(8 * 1024 * 1024) >= 8 * 1024 * 1024 + 18);
   });
 
+  describe('chunks of one buffer the input reads into again (borrowed)', () => {
+    /** Feeds `data` through one buffer that is overwritten after every push, as a socket with `onread` does. */
+    const feedBorrowed = (d: FrameDecoder, data: Buffer, sizes: () => number) => {
+      const reused = Buffer.alloc(70_000);
+      const out = [];
+      for (let at = 0; at < data.length;) {
+        const n = Math.min(sizes(), data.length - at);
+        data.copy(reused, 0, at, at + n);
+        out.push(...d.push(reused.subarray(0, n), true));
+        reused.fill(0xa5); // the next read lands here
+        at += n;
+      }
+      return out;
+    };
+
+    test('every frame survives the buffer being read into again, whatever the chunking', () => {
+      const many = Buffer.concat([stream, frame(Buffer.alloc(200_000, 3)), stream, frame(Buffer.alloc(65_536, 4))]);
+      const expected = [...bodies, Buffer.alloc(200_000, 3), ...bodies, Buffer.alloc(65_536, 4)];
+      for (const size of [1, 3, 4, 5, 31, 32, 33, 1000, 65_536, 70_000]) {
+        const d = new FrameDecoder(1 << 20);
+        assert.deepEqual(feedBorrowed(d, many, () => size).map((f) => f.body), expected, `chunks of ${size}`);
+        assert.equal(d.pendingBytes, 0);
+      }
+    });
+
+    test('a frame whole inside one borrowed chunk is a copy, not a view of it', () => {
+      const d = new FrameDecoder();
+      // Buffer.alloc: memory of its own, never node's pool (which small bodies may share).
+      const chunk = Buffer.alloc(stream.length);
+      stream.copy(chunk);
+      const frames = d.push(chunk, true);
+      for (const f of frames) assert.notEqual(f.body.buffer, chunk.buffer);
+      chunk.fill(0);
+      assert.deepEqual(frames.map((f) => f.body), bodies);
+    });
+
+    test('`wants` sees the first bytes of a body split across borrowed chunks', () => {
+      const pool = new SlabPool(1 << 18);
+      const d = new FrameDecoder(1 << 20, { type: MessageType.Data, pool, fromBytes: 1000, wants: (byte) => byte(17) === 9 });
+      const body = (mark: number): Buffer => {
+        const b = Buffer.alloc(5000, mark);
+        b[0] = MessageType.Data;
+        b[17] = mark;
+        return b;
+      };
+      const [wanted, other] = feedBorrowed(d, Buffer.concat([frame(body(9)), frame(body(8))]), () => 7);
+      assert.deepEqual(wanted!.body, body(9));
+      assert.deepEqual(other!.body, body(8));
+      assert.equal(wanted!.body.buffer, pool.take(1).buffer.buffer, 'the wanted frame is in the pool');
+    });
+
+    test('a length over the limit is still rejected before any memory is taken for the body', () => {
+      const d = new FrameDecoder(1000);
+      assert.throws(() => d.push(Buffer.from([0, 0, 0x03, 0xe9, 1, 2, 3]), true), /1001/);
+    });
+
+    test('pendingBytes counts a partial frame across borrowed chunks', () => {
+      const d = new FrameDecoder();
+      const f = frame(Buffer.alloc(100, 1));
+      d.push(Buffer.from(f.subarray(0, 2)), true);
+      assert.equal(d.pendingBytes, 2);
+      d.push(Buffer.from(f.subarray(2, 50)), true);
+      assert.equal(d.pendingBytes, 50);
+      assert.equal(d.push(Buffer.from(f.subarray(50)), true).length, 1);
+      assert.equal(d.pendingBytes, 0);
+    });
+  });
+
   describe('joining into reused memory', () => {
     /** A body of `type` and `n` bytes, its bytes after the type all `fill`. */
     const body = (type: number, n: number, fill: number): Buffer => Buffer.concat([Buffer.from([type]), Buffer.alloc(n - 1, fill)]);

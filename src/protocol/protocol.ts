@@ -465,28 +465,49 @@ export interface FrameReuse {
   /** Bodies shorter than this are fresh memory anyway: cheap young garbage, not worth a slab. */
   fromBytes: number;
   /**
-   * Only the bodies this says yes to, from their bytes (`byte(at)`, at < 64 KiB): for
-   * frames whose memory is given back, not kept (see RemoteDevice's DATA).
+   * Only the bodies this says yes to, from their first bytes (`byte(at)`, at <
+   * FRAME_HEAD_BYTES): for frames whose memory is given back, not kept (see
+   * RemoteDevice's DATA).
    */
   wants?: (byte: (at: number) => number) => boolean;
 }
 
+/** The first bytes of a body that decide where it goes (FrameReuse.wants): a DATA header is 18. */
+export const FRAME_HEAD_BYTES = 32;
+/** Bodies up to this size get their memory when they begin; longer ones not in a slab, as their bytes come. */
+const BODY_TAKEN_AT_ONCE = 64 * 1024;
+
 /**
  * Splits a byte stream into frame bodies. Checks each length against the current
- * limit before buffering the body, so a hostile length costs nothing.
+ * limit before taking any memory for the body, so a hostile length costs nothing.
  *
- * A body inside one input chunk is a view of it. A body spread over several chunks
- * (a 2 MiB block comes as 64 KiB pipe reads) must be joined into one buffer; for the
- * message type named in `reuse` that buffer comes from a pool of reused slabs, and the
- * frame's `release` gives it back. Joining 1 GiB of blocks into fresh buffers took an
- * agent 0.9 s of one core, most of it the kernel's page faults on new memory: a copy
+ * A body is copied into memory of its own as its bytes arrive, so the decoder never
+ * keeps a chunk the input reads into again (`borrowed`): a pipe read into fresh memory
+ * each time was hundreds of 64 KiB buffers per second for the collector, freed late
+ * (channel.ts). A whole body inside a chunk the caller does not reuse is passed on as
+ * a view of it. A long body of another type (rare) is kept as the pieces that came,
+ * joined once complete: memory for it is never taken on the word of its length alone.
+ *
+ * A body of the message type named in `reuse` goes into a pool of reused slabs, and
+ * the frame's `release` gives it back. Joining 1 GiB of blocks into fresh buffers took
+ * an agent 0.9 s of one core, most of it the kernel's page faults on new memory: a copy
  * into memory already touched is over ten times faster. Bodies of other types (small,
  * rare) are fresh memory, and their release does nothing.
  */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** The 4-byte length being read, and how many of its bytes have come. */
+  private readonly lengthBytes = Buffer.alloc(4);
+  private lengthFilled = 0;
+  /** The length of the body being read; -1 while its length is. */
   private expected = -1;
+  /** The body's first bytes, held until there are enough to choose its memory. */
+  private readonly head = Buffer.alloc(FRAME_HEAD_BYTES);
+  private headFilled = 0;
+  /** The memory the body is being copied into, once chosen, and how much of it is filled. */
+  private body: Frame | undefined;
+  /** Or the pieces of a long body kept as they came (memoryFor), joined once complete. */
+  private parts: Buffer[] | undefined;
+  private filled = 0;
 
   constructor(
     private limit: number = HANDSHAKE_FRAME_LIMIT,
@@ -499,65 +520,102 @@ export class FrameDecoder {
 
   /** Bytes of a frame begun but not complete (its 4-byte length counts once read). */
   get pendingBytes(): number {
-    return this.buffered + (this.expected >= 0 ? 4 : 0);
+    return this.expected < 0 ? this.lengthFilled : 4 + this.headFilled + this.filled;
   }
 
-  /** Feeds bytes; returns the frames completed by them, in order. */
-  push(chunk: Buffer): Frame[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
+  /**
+   * Feeds bytes; returns the frames completed by them, in order. `borrowed`: the
+   * caller reuses `chunk`'s memory once this returns, so no frame is a view of it.
+   */
+  push(chunk: Buffer, borrowed = false): Frame[] {
     const frames: Frame[] = [];
-    for (;;) {
+    let at = 0;
+    while (at < chunk.length) {
       if (this.expected < 0) {
-        if (this.buffered < 4) break;
-        const n = this.take(4, false).body.readUInt32BE(0);
-        if (n === 0 || n > this.limit) {
-          throw new ProtocolError(`frame length ${n} is outside 1..${this.limit}`);
+        let n: number;
+        if (this.lengthFilled === 0 && chunk.length - at >= 4) {
+          n = chunk.readUInt32BE(at);
+          at += 4;
+        } else {
+          const k = Math.min(4 - this.lengthFilled, chunk.length - at);
+          chunk.copy(this.lengthBytes, this.lengthFilled, at, at + k);
+          this.lengthFilled += k;
+          at += k;
+          if (this.lengthFilled < 4) break;
+          this.lengthFilled = 0;
+          n = this.lengthBytes.readUInt32BE(0);
         }
+        if (n === 0 || n > this.limit) throw new ProtocolError(`frame length ${n} is outside 1..${this.limit}`);
         this.expected = n;
+        continue;
       }
-      if (this.buffered < this.expected) break;
-      frames.push(this.take(this.expected, true));
-      this.expected = -1;
+      const n = this.expected;
+      if (this.body === undefined && this.parts === undefined) {
+        const here = chunk.length - at;
+        if (!borrowed && this.headFilled === 0 && here >= n) {
+          // The whole body in a chunk nobody reuses: a view of it.
+          frames.push({ body: chunk.subarray(at, at + n), release: NOTHING_TO_RELEASE });
+          at += n;
+          this.expected = -1;
+          continue;
+        }
+        const headBytes = Math.min(n, FRAME_HEAD_BYTES);
+        if (this.headFilled === 0 && here >= headBytes) {
+          this.choose(n, chunk.subarray(at, at + headBytes));
+        } else {
+          const k = Math.min(headBytes - this.headFilled, here);
+          chunk.copy(this.head, this.headFilled, at, at + k);
+          this.headFilled += k;
+          at += k;
+          if (this.headFilled < headBytes) break;
+          const head = this.head.subarray(0, headBytes);
+          this.choose(n, head);
+          this.append(head, true);
+          this.headFilled = 0;
+        }
+      }
+      const k = Math.min(n - this.filled, chunk.length - at);
+      this.append(chunk.subarray(at, at + k), borrowed);
+      at += k;
+      if (this.filled === n) {
+        frames.push(this.body ?? { body: Buffer.concat(this.parts!, n), release: NOTHING_TO_RELEASE });
+        this.body = undefined;
+        this.parts = undefined;
+        this.filled = 0;
+        this.expected = -1;
+      }
     }
     return frames;
   }
 
-  private take(n: number, isBody: boolean): Frame {
-    const first = this.chunks[0]!;
-    let frame: Frame;
-    if (first.length >= n) {
-      frame = { body: first.subarray(0, n), release: NOTHING_TO_RELEASE };
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
+  /**
+   * Where a body of `n` bytes that begins with `head` goes: a slab, fresh memory, or
+   * (long, of another type) the pieces it comes in.
+   */
+  private choose(n: number, head: Buffer): void {
+    const reuse = this.reuse;
+    // A body's first byte is its message type.
+    // Only where a slab holds it: a longer body is no legitimate frame's, and its memory
+    // must not be taken before its bytes come.
+    const wanted = reuse !== undefined && n >= reuse.fromBytes && reuse.pool.fits(n) && head[0] === reuse.type
+      && (reuse.wants === undefined || reuse.wants((at) => {
+        if (at >= head.length) throw new RangeError(`FrameReuse.wants may read bytes 0..${head.length - 1} only, not ${at}`);
+        return head[at]!;
+      }));
+    if (wanted) {
+      const slab = reuse.pool.take(n);
+      this.body = { body: slab.buffer, release: slab.release };
+    } else if (n <= BODY_TAKEN_AT_ONCE) {
+      this.body = { body: Buffer.allocUnsafe(n), release: NOTHING_TO_RELEASE };
     } else {
-      // A body's first byte, here the first chunk's, is its message type.
-      const reuse = this.reuse;
-      const wanted = isBody && reuse !== undefined && n >= reuse.fromBytes && first[0] === reuse.type && (reuse.wants === undefined || reuse.wants((at) => this.peekByte(at)));
-      const slab = wanted ? reuse!.pool.take(n) : undefined;
-      frame = slab !== undefined ? { body: slab.buffer, release: slab.release } : { body: Buffer.allocUnsafe(n), release: NOTHING_TO_RELEASE };
-      const out = frame.body;
-      let filled = 0;
-      while (filled < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length, n - filled);
-        c.copy(out, filled, 0, k);
-        filled += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
-      }
+      this.parts = [];
     }
-    this.buffered -= n;
-    return frame;
   }
 
-  /** The byte at `at` of what is buffered, across chunks (a whole body is there when asked). */
-  private peekByte(at: number): number {
-    let chunk = 0;
-    let offset = at;
-    while (offset >= this.chunks[chunk]!.length) offset -= this.chunks[chunk++]!.length;
-    return this.chunks[chunk]![offset]!;
+  /** The body's next bytes; `borrowed` ones are copied if kept as they are. */
+  private append(bytes: Buffer, borrowed: boolean): void {
+    if (this.body !== undefined) bytes.copy(this.body.body, this.filled);
+    else this.parts!.push(borrowed ? Buffer.from(bytes) : bytes);
+    this.filled += bytes.length;
   }
 }

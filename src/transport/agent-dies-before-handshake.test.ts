@@ -31,7 +31,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 describe('an agent that dies before the client connects', () => {
   it('fails the connection at once with the reason', async () => {
     // "node" that exits at once: the agent is gone before anyone reads its output.
-    const agent = AgentProcess.start({ remoteNode: 'true' });
+    const agent = await AgentProcess.start({ remoteNode: 'true' });
     await agent.exited;
     await sleep(100);
     const connecting = RemoteDevice.connect(agent, { path: 'x.img', writable: false, hash: hashByName('SHA1')!, compress: { compress: 'zlib', level: 1 }, blockSize: 65536 });

@@ -4,6 +4,7 @@
  * its stderr is kept to explain a failure (and shown, prefixed, with --debug).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { AgentLink } from '../device/remote-device.js';
 import { UsageError } from '../errors.js';
@@ -11,6 +12,7 @@ import { quoteName, quoteText } from '../report/quote.js';
 import { AGENT_NODE_FLAGS, BOOTSTRAP, BOOTSTRAP_EXIT_NO_SCRIPT, BOOTSTRAP_EXIT_OLD_NODE, MIN_NODE_MAJOR, framedAgentScript } from './agent-bootstrap.js';
 import type { PieceName } from '../pieces/agent-pieces.js';
 import { ProtocolStart } from './protocol-start.js';
+import { readerWriterPair } from './reused-read-buffer.js';
 import { quoteShellWord } from './shell-words.js';
 import { workingDirectoryIsGone } from '../util/working-directory.js';
 
@@ -109,10 +111,12 @@ export class AgentProcess implements AgentLink {
     /** The program spawned here, and the option that named it, to explain a failed start. */
     private readonly program: { path: string; option: string | undefined },
     onSkippedOutput: ((description: string) => void) | undefined,
+    /** The agent's stdout: read into a reused buffer where it could be (start()). */
+    private readonly agentStdout: Readable,
   ) {
     this.where = where;
     this.stdin = child.stdin!;
-    this.start = new ProtocolStart(child.stdout!, {
+    this.start = new ProtocolStart(agentStdout, {
       skipped: () => onSkippedOutput?.(this.start.describeSkipped()),
       // Whatever runs there will not start the agent: don't wait for it to end.
       overflowed: () => this.kill(),
@@ -164,7 +168,11 @@ export class AgentProcess implements AgentLink {
     onStderrLine?.(clean);
   }
 
-  static start(options: AgentProcessOptions): AgentProcess {
+  static async start(options: AgentProcessOptions): Promise<AgentProcess> {
+    // The agent's stdout is read into one reused buffer where a socket pair can be made
+    // (reused-read-buffer.ts), else from a plain pipe into fresh memory per read.
+    const pair = await readerWriterPair();
+    const stdio: ['pipe', 'pipe' | Socket, 'pipe'] = ['pipe', pair?.writer ?? 'pipe', 'pipe'];
     let child: ChildProcess;
     let where: string;
     let started: { path: string; option: string | undefined };
@@ -182,13 +190,13 @@ export class AgentProcess implements AgentLink {
       // The remote shell parses this line: every part is fixed text or quoted.
       const remote = [...(sudo ? ['sudo', '-n', '--'] : []), quoteShellWord(node), flags, '-e', `'${BOOTSTRAP}'`].join(' ');
       args.push('--', host, `exec ${remote}`);
-      child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      child = spawn(program!, args, { stdio, detached: true });
       where = `host ${quoteName(host)}`;
       started = { path: program!, option: rsh !== undefined && rsh.length > 0 ? '-e/--rsh' : 'install the OpenSSH client, or name one with -e/--rsh' };
     } else {
       const [program, ...args] = [...(sudo ? ['sudo', '-n', '--'] : []), node, ...AGENT_NODE_FLAGS, '-e', BOOTSTRAP];
       child = spawn(program!, args, {
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio,
         detached: true,
         // Its hashing threads need a working directory; relative paths were refused already.
         cwd: workingDirectoryIsGone() ? '/' : undefined,
@@ -197,8 +205,10 @@ export class AgentProcess implements AgentLink {
       where = 'this machine';
       started = { path: program!, option: sudo ? '--sudo' : options.remoteNode !== undefined ? '--remote-node' : undefined };
     }
+    // The child has its own copy of the writing end: this one would keep the reader from ever ending.
+    pair?.writer.destroy();
     killWithThisProcess(child, sudo && options.ssh === undefined);
-    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started, options.onSkippedOutput);
+    const agent = new AgentProcess(child, options.ssh !== undefined, where, options.onStderrLine, sudo, node, started, options.onSkippedOutput, pair?.reader ?? child.stdout!);
     agent.stdin.write(framedAgentScript(options.pieces));
     return agent;
   }
@@ -233,7 +243,7 @@ export class AgentProcess implements AgentLink {
   private detach(): void {
     this.stdin.end();
     this.child.unref();
-    for (const stream of [this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+    for (const stream of [this.agentStdout, this.child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
   get hasExited(): boolean {

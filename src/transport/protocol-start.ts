@@ -7,6 +7,7 @@
  * the bytes received instead are the best clue there is to why.
  */
 import { PassThrough, type Readable } from 'node:stream';
+import { BORROWED_CHUNK } from '../protocol/channel.js';
 import { quoteRawBytes } from '../report/quote.js';
 
 /** Written by the bootstrap to its stdout before anything else; the protocol follows it. */
@@ -38,7 +39,8 @@ export type StartState = 'waiting' | 'started' | 'ended' | 'overflowed' | 'quiet
  * Wraps the agent's stdout: `input` carries only what follows the marker. Until the
  * marker comes, the bytes before it are kept (bounded by PREAMBLE_LIMIT plus one
  * chunk); when the source ends or passes the limit first, `input` ends and `state`
- * says why.
+ * says why. A source that reads into a reused buffer (BORROWED_CHUNK) is passed on as
+ * such, synchronously: its chunks are never kept.
  */
 export class ProtocolStart {
   readonly input: Readable;
@@ -62,8 +64,9 @@ export class ProtocolStart {
     const output = new PassThrough();
     this.input = output;
     let searchFrom = 0;
-    const forward = (chunk: Buffer): void => {
-      if (!output.write(chunk)) source.pause();
+    const forward = (chunk: Buffer, borrowed: boolean): void => {
+      if (borrowed) output.emit(BORROWED_CHUNK, chunk);
+      else if (!output.write(chunk)) source.pause();
     };
     output.on('drain', () => source.resume());
     let quietTimer: NodeJS.Timeout | undefined;
@@ -71,22 +74,25 @@ export class ProtocolStart {
       clearTimeout(quietTimer);
       this.state = state;
       source.removeListener('data', waitForMarker);
+      source.removeListener(BORROWED_CHUNK, waitForBorrowed);
       source.destroy();
       (state === 'quiet' ? handlers.quiet : handlers.overflowed)?.();
       output.end();
     };
-    const waitForMarker = (chunk: Buffer): void => {
+    const waitForMarker = (chunk: Buffer, borrowed = false): void => {
       clearTimeout(quietTimer);
-      this.preamble = this.preamble.length === 0 ? chunk : Buffer.concat([this.preamble, chunk]);
+      this.preamble = this.preamble.length === 0 && !borrowed ? chunk : Buffer.concat([this.preamble, chunk]);
       const at = this.preamble.indexOf(START_MARKER, searchFrom);
       if (at >= 0) {
         const rest = this.preamble.subarray(at + START_MARKER.length);
         this.preamble = this.preamble.subarray(0, at);
         this.state = 'started';
         source.removeListener('data', waitForMarker);
+        source.removeListener(BORROWED_CHUNK, waitForBorrowed);
         if (this.preamble.length > 0) handlers.skipped?.(this.preamble);
-        source.on('data', forward);
-        if (rest.length > 0) forward(rest);
+        if (borrowed) source.on(BORROWED_CHUNK, (c: Buffer) => forward(c, true));
+        else source.on('data', (c: Buffer) => forward(c, false));
+        if (rest.length > 0) forward(rest, borrowed);
         return;
       }
       // The marker may be split across chunks: search again from where it could begin.
@@ -99,7 +105,9 @@ export class ProtocolStart {
       // The timer must not keep a process alive that has nothing else to do.
       quietTimer.unref();
     };
+    const waitForBorrowed = (chunk: Buffer): void => waitForMarker(chunk, true);
     source.on('data', waitForMarker);
+    source.on(BORROWED_CHUNK, waitForBorrowed);
     const ended = (): void => {
       clearTimeout(quietTimer);
       if (this.state === 'waiting') this.state = 'ended';

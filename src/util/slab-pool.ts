@@ -43,7 +43,24 @@ export class SlabPool {
   private readonly free: Slab[] = [];
 
   /** `slabBytes`: the size of each slab; a buffer longer than that gets its own copy. */
-  constructor(private readonly slabBytes: number) {}
+  constructor(private slabBytes: number) {}
+
+  /**
+   * Slabs of `slabBytes` from now on (the agent's, once a session's block size is
+   * known): free slabs of another size are dropped, and copies still held stay valid.
+   */
+  resize(slabBytes: number): void {
+    if (slabBytes === this.slabBytes) return;
+    this.slabBytes = slabBytes;
+    this.free.length = 0;
+    if (this.current !== undefined && this.current.live === 0) this.current = undefined;
+    else if (this.current !== undefined) this.retire(this.current);
+  }
+
+  /** True when `length` bytes come from a slab (longer ones are fresh memory of their own). */
+  fits(length: number): boolean {
+    return length > 0 && length <= this.slabBytes;
+  }
 
   copy(data: Uint8Array): PooledCopy {
     if (data.length > this.slabBytes || data.length === 0) return { buffer: Buffer.from(data), release: NOTHING_TO_RELEASE };
@@ -75,7 +92,7 @@ export class SlabPool {
         if (released) return;
         released = true;
         owner.live--;
-        if (owner.live === 0 && owner !== this.current) this.free.push(owner);
+        if (owner.live === 0 && owner !== this.current && owner.memory.length === this.slabBytes) this.free.push(owner);
       },
     };
   }
@@ -83,6 +100,6 @@ export class SlabPool {
   /** The slab being filled is full: it is free again once its last copy is released. */
   private retire(slab: Slab): void {
     this.current = undefined;
-    if (slab.live === 0) this.free.push(slab);
+    if (slab.live === 0 && slab.memory.length === this.slabBytes) this.free.push(slab);
   }
 }
