@@ -4,7 +4,7 @@
  * for the destination: reads go to the real one (opened read-only), writes become
  * delta entries whose before digest is what the destination holds there now.
  */
-import type { Device } from '../device/device.js';
+import type { Device, WriteOptions } from '../device/device.js';
 import { WrappedDevice } from '../device/wrapped-device.js';
 import type { DigestFunction } from '../hash/hash-algorithms.js';
 import type { DeltaWriter } from './delta-writer.js';
@@ -18,9 +18,13 @@ export class DeltaDestination extends WrappedDevice {
     super(inner);
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
-    const [before] = await this.inner.chunkDigests(offset, data.length, data.length);
-    await this.writer.add(offset, Buffer.from(data), before, this.digest(data));
+  async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
+    try {
+      const [before] = await this.inner.chunkDigests(offset, data.length, data.length);
+      await this.writer.add(offset, Buffer.from(data), before, this.digest(data));
+    } finally {
+      options?.written?.();
+    }
   }
 
   /** Nothing reaches the destination; the delta is completed by its writer. */

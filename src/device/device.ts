@@ -48,11 +48,12 @@ export interface WriteOptions {
    */
   borrowed?: boolean;
   /**
-   * Called once the device reads `data` no more: written, skipped, or dropped by a
-   * failure (write() may resolve earlier, with the write only queued). The caller can
-   * then reuse the memory. A write() that rejects has kept nothing of `data`, whether
-   * or not it called this. A device that does not say so never calls it: whoever
-   * passed it must then leave the memory to the garbage collector.
+   * Called once the device reads `data` no more: written, skipped, copied, or dropped
+   * by a failure (write() may resolve earlier, with the write only queued). The caller
+   * can then reuse the memory. Every device calls it, once, for a write() that
+   * resolves; a write() that rejects has kept nothing of `data`, whether or not it
+   * called this. With `written`, `borrowed` is not needed: the memory is the device's
+   * until then.
    */
   written?: () => void;
 }

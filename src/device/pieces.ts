@@ -25,10 +25,11 @@ export function* piecesOf(offset: number, length: number, pieceBytes = PIECE_BYT
 }
 
 /**
- * Memory the pieces of copyRange are read into, lent to a destination that copies what
- * it keeps (a borrowed write) and taken back once the write is queued. A fresh buffer
- * per piece was garbage the collector freed tens of MiB late: the command of a SYNC
- * PUSH of 256 MiB of mixed data through the agent held 82 MiB of dead 2 MiB reads.
+ * Memory the pieces of copyRange are read into, held by the destination until written
+ * (WriteOptions.written) and then read into again. A fresh buffer per piece was
+ * garbage the collector freed tens of MiB late: the command of a SYNC PUSH of 256 MiB
+ * of mixed data through the agent held 82 MiB of dead 2 MiB reads. Lent to a write
+ * that copied it (`borrowed`), each piece was held twice.
  */
 const readTargets = new SlabPool(PIECE_BYTES);
 
@@ -60,10 +61,21 @@ export async function copyRange(source: Device, destination: Device, offset: num
       const data = await current.data;
       readMore();
       hasher?.update(data);
-      // A device that read into the target lent it: the write copies what it keeps.
-      await destination.write(current.offset, data, { borrowed: data.buffer === current.target?.buffer.buffer });
-      current.target?.release();
+      const { offset: at, target } = current;
       current = undefined;
+      if (target === undefined || data.buffer !== target.buffer.buffer) {
+        // The device's own memory (the shared zeros, a fresh block): the target was not used.
+        target?.release();
+        await destination.write(at, data);
+        continue;
+      }
+      // Read into the target: the destination holds it until written, and gives it back.
+      try {
+        await destination.write(at, data, { written: target.release });
+      } catch (error) {
+        target.release(); // a write that rejects kept nothing of it
+        throw error;
+      }
     }
   } finally {
     // Reads still in flight may land in their targets yet: that memory goes back once they have.

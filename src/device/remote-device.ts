@@ -113,6 +113,8 @@ export class RemoteDevice implements Device {
   software = '';
   private readonly channel: Channel;
   private readonly pending = new Map<number, Pending>();
+  /** READs whose answer goes into the caller's memory: their DATA frames go into slabs. */
+  private readonly readsInto = new Set<number>();
   private readonly streams = new Map<number, StreamState>();
   private readonly writes: BoundedWindow;
   /** Blocks of a read stream decoded from zstd, until the engine has written them (Block.release). */
@@ -146,13 +148,15 @@ export class RemoteDevice implements Device {
       type: MessageType.Data,
       pool: new SlabPool(DATA_FRAME_SLAB_BYTES),
       fromBytes: SLAB_WORTHWHILE,
-      // A read stream's (given back once written), and a READ's answer that zstd decodes
-      // into the caller's memory (given back at once). Not a READ's raw or zlib answer,
-      // kept as its block or beside it: slab memory kept so stayed the collector's (node
-      // 20's command of a 1 GiB SYNC PULL: 157-165 MiB with every DATA in slabs, 147-150
-      // with these only; node 24's, whose answers are zstd, 181 without them, 140 with).
-      // DATA's body: u8 type, u32 id, u64 offset, u32 raw length, u8 encoding.
-      wants: (byte) => this.streams.has(((byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4)) >>> 0) || byte(17) === Encoding.Zstd,
+      // A read stream's blocks (given back once written), and the answers of READs that
+      // put their block into the caller's memory (given back at once). Not the answer of
+      // a READ kept as its block: slab memory kept so stayed the collector's (node 20's
+      // command of a 1 GiB SYNC PULL: 157-165 MiB with every DATA in slabs, 147-150 with
+      // these only). DATA's body: u8 type, u32 id, ...
+      wants: (byte) => {
+        const id = ((byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4)) >>> 0;
+        return this.streams.has(id) || this.readsInto.has(id);
+      },
     });
   }
 
@@ -496,27 +500,37 @@ export class RemoteDevice implements Device {
   }
 
   /**
-   * `into`, when given, receives the block (the engine's reused memory): the DATA frame,
-   * joined into the channel's slabs, then goes back at once instead of being kept as
-   * the block (a SYNC PULL that moved every block held them to the collector).
+   * `into`, when given, receives the block (the engine's reused memory, given back
+   * through its write's `written`): the DATA frame, joined into the channel's slabs,
+   * then goes back at once. A fresh frame per block kept as the block was garbage the
+   * collector freed late (node 24's command of a 1 GiB SYNC PULL of compressible data
+   * peaked at 165-171 MiB). A zero block is the shared zeros, never copied.
    */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     // A long block comes as pieces: neither end holds a frame of the whole block.
     if (length > PIECE_BYTES) return readInPieces(this, offset, length, into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length));
-    const { message: m, release } = await this.requestFrame((id) => ({ type: MessageType.Read, id, offset, length }));
+    const target = into !== undefined && into.length >= length ? into.subarray(0, length) : undefined;
+    let id = 0;
+    const answer = this.requestFrame((i) => {
+      id = i;
+      if (target !== undefined) this.readsInto.add(i);
+      return { type: MessageType.Read, id: i, offset, length };
+    });
+    let m: Message;
+    let release: () => void;
+    try {
+      ({ message: m, release } = await answer);
+    } finally {
+      this.readsInto.delete(id);
+    }
     try {
       if (m.type !== MessageType.Data) throw this.unexpected(m, 'DATA');
       if (m.offset !== offset || m.rawLength !== length) {
         throw new ProtocolError(`DATA for ${m.offset}+${m.rawLength}, asked for ${offset}+${length}`);
       }
-      // Only what zstd decodes: zlib inflates into fresh memory of its own, and a raw
-      // block is its frame; copied into `into`, either would be held twice, and a third
-      // time by a destination that copies a borrowed write (node 20's command of a 1 GiB
-      // SYNC PULL: 164-183 MiB, not 151).
-      const target = into !== undefined && into.length >= length && m.encoding === Encoding.Zstd ? into.subarray(0, length) : undefined;
-      const data = await decodeBlock(m.encoding, m.payload, length, m.encoding === Encoding.Zstd ? target : undefined);
-      if (target === undefined) {
-        // Kept as the block: a raw payload is the frame itself, which stays the collector's.
+      const data = await decodeBlock(m.encoding, m.payload, length, target);
+      if (target === undefined || m.encoding === Encoding.Zero) {
+        // Kept as the block: a raw payload is the frame itself, fresh memory here.
         if (data.buffer !== m.payload.buffer) release();
         return data;
       }
@@ -532,13 +546,25 @@ export class RemoteDevice implements Device {
   async write(offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
     if (data.length > PIECE_BYTES) {
       // Pieces of a long block: small frames to encode, send and reassemble on the agent.
-      for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), options);
+      // `written` comes once, after the last: each piece is borrowed until then.
+      const written = options?.written;
+      const each = written !== undefined ? { borrowed: true } : options;
+      try {
+        for (const p of piecesOf(offset, data.length)) await this.write(p.offset, data.subarray(p.offset - offset, p.offset - offset + p.length), each);
+      } finally {
+        written?.();
+      }
       return;
     }
     // Compressed and sent after this returns. A borrowed buffer is lent to the codec
     // until it holds what it needs of it (block-codec.ts's LentBlock): a copy in reused
     // slabs, given back once sent, or the zstd thread's own copy; this returns then.
-    const { lent, freed: given } = options?.borrowed === true ? lendBlock((block) => this.copies.copy(block)) : { lent: undefined, freed: undefined };
+    // With `written` it is lent the same way, and this returns at once: `written` says
+    // when it is free.
+    const written = options?.written;
+    const lends = options?.borrowed === true || written !== undefined;
+    const { lent, freed } = lends ? lendBlock((block) => this.copies.copy(block)) : { lent: undefined, freed: undefined };
+    const given = written !== undefined ? (void freed!.then(written), undefined) : freed;
     this.statusFresh = false;
     try {
       this.throwIfFailed();
