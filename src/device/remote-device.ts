@@ -50,15 +50,6 @@ export function writeWindowFor(blockSize: number): WindowLimits {
   const MiB = 1024 * 1024;
   return { bytes: Math.min(8 * MiB, Math.max(4 * MiB, (codecThreads() + 2) * piece)), items: 256 };
 }
-/**
- * Whether a READ's raw answer is copied into the caller's memory (its frame in a slab,
- * given back at once) or kept as the block, fresh memory left to the collector. Node
- * 24 frees that garbage late: its command of a 1 GiB SYNC PULL of compressible data
- * over ssh peaked at 156-176 MiB with raw answers kept, 112-116 copied. Node 20 frees
- * it early, and the copies held until written cost it more: 148-150 kept, 164-169
- * copied. Node 22 was not measured; it goes with node 24, whose collector it shares.
- */
-const RAW_ANSWERS_INTO_TARGET = Number(process.versions.node.split('.')[0]) >= 22;
 /** The slabs DATA frames are joined into (FrameDecoder's FrameReuse): the largest frame fits in one. */
 const DATA_FRAME_SLAB_BYTES = PIECE_BYTES + 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 120_000;
@@ -158,15 +149,14 @@ export class RemoteDevice implements Device {
       pool: new SlabPool(DATA_FRAME_SLAB_BYTES),
       fromBytes: SLAB_WORTHWHILE,
       // A read stream's blocks (given back once written), and the answers of READs that
-      // put their block into the caller's memory (given back at once). Not the answer of
-      // a READ kept as its block: slab memory kept so stayed the collector's (node 20's
-      // command of a 1 GiB SYNC PULL: 157-165 MiB with every DATA in slabs, 147-150 with
-      // these only). Nor a zlib answer, which waits for the thread pool to inflate it
-      // (node 20's command of that SYNC PULL: 164-166 MiB with those in slabs too).
+      // put their block into the caller's memory (given back at once, once decoded). Not
+      // the answer of a READ kept as its block: slab memory kept so stayed the
+      // collector's (node 20's command of a 1 GiB SYNC PULL: 157-165 MiB with every DATA
+      // in slabs, 147-150 with these only).
       // DATA's body: u8 type, u32 id, u64 offset, u32 raw length, u8 encoding.
       wants: (byte) => {
         const id = ((byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4)) >>> 0;
-        return this.streams.has(id) || (this.readsInto.has(id) && byte(17) !== Encoding.Zlib && (RAW_ANSWERS_INTO_TARGET || byte(17) !== Encoding.Raw));
+        return this.streams.has(id) || this.readsInto.has(id);
       },
     });
   }
@@ -515,8 +505,7 @@ export class RemoteDevice implements Device {
    * through its write's `written`): the DATA frame, joined into the channel's slabs,
    * then goes back at once. A fresh frame per block kept as the block was garbage the
    * collector freed late (node 24's command of a 1 GiB SYNC PULL of compressible data
-   * peaked at 165-171 MiB). A zero block is the shared zeros, and a zlib one its own
-   * fresh memory, never copied.
+   * peaked at 165-171 MiB). A zero block is the shared zeros, never copied.
    */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     // A long block comes as pieces: neither end holds a frame of the whole block.
@@ -541,10 +530,7 @@ export class RemoteDevice implements Device {
         throw new ProtocolError(`DATA for ${m.offset}+${m.rawLength}, asked for ${offset}+${length}`);
       }
       const data = await decodeBlock(m.encoding, m.payload, length, target);
-      // zlib inflates into fresh memory of its own: kept as the block, not copied into
-      // the target to be held a second time until written (node 20's command of a 1 GiB
-      // SYNC PULL, whose agent answers with zlib: 171-174 MiB copied, 148-152 kept).
-      if (target === undefined || m.encoding === Encoding.Zero || m.encoding === Encoding.Zlib || (!RAW_ANSWERS_INTO_TARGET && m.encoding === Encoding.Raw)) {
+      if (target === undefined || m.encoding === Encoding.Zero) {
         // Kept as the block: a raw payload is the frame itself, fresh memory here.
         if (data.buffer !== m.payload.buffer) release();
         return data;

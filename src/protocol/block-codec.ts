@@ -10,6 +10,7 @@ import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
 import { zstdCompressLent, zstdDecompress } from './zstd.js';
+import { inflateInto } from './zlib-into.js';
 import { threadedCodecGate } from './codec-threads.js';
 import type { PooledCopy } from '../util/slab-pool.js';
 
@@ -192,8 +193,18 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting, lent?: Le
   return { encoding: Encoding.Zlib, payload: packed };
 }
 
+/** What a zlib failure means for a block announced as `rawLength` bytes. */
+function inflateError(error: unknown, rawLength: number): ProtocolError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ERR_BUFFER_TOO_LARGE') return new ProtocolError(`compressed block inflates past its announced ${rawLength} bytes`);
+  return new ProtocolError(`compressed block is corrupt (${code ?? String(error)})`);
+}
+
 /** Restores a block, refusing anything that is not exactly `rawLength` bytes. */
-/** `into`: memory of rawLength bytes a decoder may decode into (see zstdDecompress). */
+/**
+ * `into`: memory of rawLength bytes a decoder may decode into (see zstdDecompress); zlib
+ * then inflates on this thread (zlib-into.ts), not on the thread pool.
+ */
 export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength: number, into?: Buffer): Promise<Buffer> {
   switch (encoding) {
     case Encoding.Raw:
@@ -207,16 +218,28 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
       // held in a window costs objects, not memory. Nothing writes into decoded blocks.
       return zeroBytes(rawLength);
     case Encoding.Zlib: {
+      if (into !== undefined && into.length >= rawLength) {
+        // Into the caller's memory, on this thread (zlib-into.ts), where node allows it.
+        let n: number | undefined;
+        try {
+          n = inflateInto(payload, into.subarray(0, rawLength));
+        } catch (error) {
+          throw inflateError(error, rawLength);
+        }
+        if (n !== undefined) {
+          if (n !== rawLength) throw new ProtocolError(`compressed block inflates to ${n} bytes, ${rawLength} were announced`);
+          return into.subarray(0, rawLength);
+        }
+      }
       let out: Buffer;
       try {
-        const limit = { maxOutputLength: Math.max(rawLength, 1) };
+        // Output in one piece a byte longer than the block: by default zlib gathers 16
+        // KiB chunks and joins them, 128 pieces of garbage for every 2 MiB block; and a
+        // piece the block fills exactly makes node take another for what may follow.
+        const limit = { maxOutputLength: Math.max(rawLength, 1), chunkSize: Math.max(rawLength + 1, 64) };
         out = rawLength <= SMALL_BLOCK ? inflateSync(payload, limit) : await inflateAsync(payload, limit);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new ProtocolError(`compressed block inflates past its announced ${rawLength} bytes`);
-        }
-        throw new ProtocolError(`compressed block is corrupt (${code ?? String(error)})`);
+        throw inflateError(error, rawLength);
       }
       if (out.length !== rawLength) {
         throw new ProtocolError(`compressed block inflates to ${out.length} bytes, ${rawLength} were announced`);
