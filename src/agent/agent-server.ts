@@ -445,7 +445,8 @@ export class AgentServer {
       this.input.pause();
     }
     // Decompressed into reused memory, for the same reason the frames are joined into it.
-    const target = encoding === Encoding.Zstd && rawLength >= SLAB_WORTHWHILE ? this.decodedSlabs.take(rawLength) : undefined;
+    // Only where a slab holds it: a longer block is no piece, and its memory is not taken on its word.
+    const target = encoding === Encoding.Zstd && rawLength >= SLAB_WORTHWHILE && this.decodedSlabs.fits(rawLength) ? this.decodedSlabs.take(rawLength) : undefined;
     // Payloads may decode in parallel (zlib's on the thread pool; zstd's into slabs on
     // this thread), but a block is written only once every earlier payload has decoded:
     // a bad one fails the session and nothing behind it lands.

@@ -63,7 +63,7 @@ export async function copyRange(source: Device, destination: Device, offset: num
       hasher?.update(data);
       const { offset: at, target } = current;
       current = undefined;
-      if (target === undefined || data.buffer !== target.buffer.buffer) {
+      if (target === undefined || data.buffer !== target.buffer.buffer || data.byteOffset !== target.buffer.byteOffset) {
         // The device's own memory (the shared zeros, a fresh block): the target was not used.
         target?.release();
         await destination.write(at, data);

@@ -265,6 +265,9 @@ export class RemoteDevice implements Device {
         const stream = this.streams.get(m.id);
         this.received.add(codecLabel(m.encoding), m.rawLength, m.payload.length);
         if (stream !== undefined) {
+          // A stream's blocks come in pieces: a longer one is no block of it, and no
+          // memory is taken for it on its word.
+          if (m.rawLength > PIECE_BYTES) throw new ProtocolError(`DATA of ${m.rawLength} bytes in a stream of pieces of at most ${PIECE_BYTES}`);
           // Decoded when the engine takes it, not as it arrives: the blocks the agent may
           // send ahead (BLOCK_CREDIT_BYTES) then wait compressed. Into reused memory,
           // given back through the block's `release` once the engine has written it: a

@@ -193,6 +193,9 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting, lent?: Le
   return { encoding: Encoding.Zlib, payload: packed };
 }
 
+/** Blocks travel in pieces of at most this (device/pieces.ts's PIECE_BYTES). */
+const ONE_PIECE = 4 * 1024 * 1024;
+
 /** What a zlib failure means for a block announced as `rawLength` bytes. */
 function inflateError(error: unknown, rawLength: number): ProtocolError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -236,7 +239,8 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
         // Output in one piece a byte longer than the block: by default zlib gathers 16
         // KiB chunks and joins them, 128 pieces of garbage for every 2 MiB block; and a
         // piece the block fills exactly makes node take another for what may follow.
-        const limit = { maxOutputLength: Math.max(rawLength, 1), chunkSize: Math.max(rawLength + 1, 64) };
+        // At most a piece (device/pieces.ts): memory is not taken on the announced length alone.
+        const limit = { maxOutputLength: Math.max(rawLength, 1), chunkSize: Math.max(Math.min(rawLength, ONE_PIECE) + 1, 64) };
         out = rawLength <= SMALL_BLOCK ? inflateSync(payload, limit) : await inflateAsync(payload, limit);
       } catch (error) {
         throw inflateError(error, rawLength);

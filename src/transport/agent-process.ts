@@ -172,6 +172,17 @@ export class AgentProcess implements AgentLink {
     // The agent's stdout is read into one reused buffer where a socket pair can be made
     // (reused-read-buffer.ts), else from a plain pipe into fresh memory per read.
     const pair = await readerWriterPair();
+    try {
+      return AgentProcess.spawnAgent(options, pair);
+    } catch (error) {
+      // spawn throws (rather than emits 'error') for some failures: nothing may be left open.
+      pair?.reader.destroy();
+      pair?.writer.destroy();
+      throw error;
+    }
+  }
+
+  private static spawnAgent(options: AgentProcessOptions, pair: { reader: Socket; writer: Socket } | undefined): AgentProcess {
     const stdio: ['pipe', 'pipe' | Socket, 'pipe'] = ['pipe', pair?.writer ?? 'pipe', 'pipe'];
     let child: ChildProcess;
     let where: string;

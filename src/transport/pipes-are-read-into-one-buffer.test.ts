@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
@@ -76,6 +76,30 @@ test('a child reads its stdin pipe into one buffer, and is told a file is not a 
     assert.equal(readFdIntoReusedBuffer(file.fd), undefined);
   } finally {
     await file.close();
+    await dir.remove();
+  }
+});
+
+test('no pair is made where the temporary directory lets others replace what is in it, or is missing', async () => {
+  const dir = await makeTempDir();
+  const saved = process.env.TMPDIR;
+  try {
+    const shared = join(dir.path, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777); // writable by everybody, without the sticky bit
+    process.env.TMPDIR = shared;
+    assert.equal(await readerWriterPair(), undefined);
+    await chmod(shared, 0o1777); // as /tmp is: the sticky bit keeps others' hands off
+    const pair = await readerWriterPair();
+    assert.ok(pair !== undefined);
+    pair.reader.destroy();
+    pair.writer.destroy();
+    assert.deepEqual(await readdir(shared), [], 'the directory the pair was made in is gone');
+    process.env.TMPDIR = join(dir.path, 'missing');
+    assert.equal(await readerWriterPair(), undefined);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
     await dir.remove();
   }
 });

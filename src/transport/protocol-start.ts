@@ -65,8 +65,12 @@ export class ProtocolStart {
     this.input = output;
     let searchFrom = 0;
     const forward = (chunk: Buffer, borrowed: boolean): void => {
-      if (borrowed) output.emit(BORROWED_CHUNK, chunk);
-      else if (!output.write(chunk)) source.pause();
+      // A borrowed chunk goes straight to whoever listens for it, once all queued before
+      // it has been read. Until then (the channel is made once the run has opened its
+      // other device, and the agent's HELLO may come first) a copy of it is queued.
+      const direct = borrowed && output.listenerCount(BORROWED_CHUNK) > 0 && output.readableLength === 0 && output.writableLength === 0;
+      if (direct) output.emit(BORROWED_CHUNK, chunk);
+      else if (!output.write(borrowed ? Buffer.from(chunk) : chunk)) source.pause();
     };
     output.on('drain', () => source.resume());
     let quietTimer: NodeJS.Timeout | undefined;

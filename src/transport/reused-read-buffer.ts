@@ -6,7 +6,7 @@
  * the command reads its agent's stdout so (through a socket pair, as node makes no
  * plain pipe it could give a read buffer to).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer, Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,37 +49,54 @@ export function readFdIntoReusedBuffer(fd: number): Socket | undefined {
   }
 }
 
+/** How long making the pair may take before a plain pipe is used instead. */
+const PAIR_TIMEOUT_MS = 5000;
+
 /**
  * Two connected sockets: `reader` reads into its own reused buffer and is this
  * process's end; `writer` is for a child process's stdout (spawn's stdio), closed here
  * once the child has it. Made through a listening socket in a new private directory
- * (mode 0700, gone before this returns), so nobody else can connect in between.
- * Undefined where that cannot be done (no writable temporary directory, a path too
- * long for a socket): the caller then uses a plain pipe.
+ * (mode 0700, gone before this returns), so nobody else can connect in between; not
+ * where the temporary directory lets others replace what is in it (writable by all,
+ * without the sticky bit). Undefined where it cannot be done (that, no writable
+ * temporary directory, a path too long for a socket, no answer in time): the caller
+ * then uses a plain pipe.
  */
 export async function readerWriterPair(): Promise<{ reader: Socket; writer: Socket } | undefined> {
   let dir: string | undefined;
+  let reader: Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const server = createServer({ pauseOnConnect: true });
   try {
-    dir = await mkdtemp(join(tmpdir(), 'basyn-'));
+    const parent = tmpdir();
+    const mode = (await stat(parent)).mode;
+    if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) return undefined;
+    dir = await mkdtemp(join(parent, 'basyn-'));
     const path = join(dir, 's');
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
+    const failed = new Promise<never>((_, reject) => {
+      server.on('error', reject);
+      timer = setTimeout(() => reject(new Error('no connection in time')), PAIR_TIMEOUT_MS);
     });
+    failed.catch(() => undefined);
+    await Promise.race([new Promise<void>((resolve) => server.listen(path, () => resolve())), failed]);
     const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    let reader: Socket | undefined;
     reader = readingSocket({}, () => reader!);
     const connected = new Promise<void>((resolve, reject) => {
       reader!.once('error', reject);
+      reader!.once('close', () => reject(new Error('closed before it connected')));
       reader!.connect(path, () => resolve());
     });
-    const [writer] = await Promise.all([accepted, connected]);
+    const [writer] = await Promise.race([Promise.all([accepted, connected]), failed]);
     reader.removeAllListeners('error');
+    reader.removeAllListeners('close');
+    // Its reader (ProtocolStart) listens for errors from the moment it has the socket.
+    reader.on('error', () => undefined);
     return { reader, writer };
   } catch {
+    reader?.destroy();
     return undefined;
   } finally {
+    clearTimeout(timer);
     server.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -15,6 +15,7 @@ import { cmp, imagePair, sha256File, type ImagePair } from '../test-support/imag
 import { describeRun, runPlaces } from '../test-support/run-places.js';
 import { runBasyn } from '../test-support/run-basyn.js';
 import { makeTempDir } from '../test-support/temp-dir.js';
+import { BORROWED_CHUNK } from '../protocol/channel.js';
 import { ProtocolStart, START_MARKER } from './protocol-start.js';
 
 const SIZE = 2 * 1024 * 1024 + 4096;
@@ -158,4 +159,33 @@ test('the marker is found when it arrives split across reads, and what follows i
   assert.equal(start.state, 'started');
   assert.deepEqual(skipped, [Buffer.from('banner\n')]);
   assert.deepEqual(Buffer.concat(received), Buffer.from([0, 0, 0, 1, 0x1f, 9, 8, 7]));
+});
+
+test('borrowed chunks that come before anyone listens are kept, in order, and passed on as they come after', async () => {
+  // A socket that reads into one reused buffer (reused-read-buffer.ts), whose reader (the
+  // channel) is attached only once the run has opened its other device: the agent's
+  // marker and HELLO may come first, and must not be lost or reordered.
+  const source = new PassThrough();
+  const start = new ProtocolStart(source);
+  const reused = Buffer.alloc(64);
+  const emitBorrowed = (bytes: Buffer): void => {
+    bytes.copy(reused);
+    source.emit(BORROWED_CHUNK, reused.subarray(0, bytes.length));
+    reused.fill(0xee); // the next read lands here
+  };
+  const protocol = Buffer.from(Array.from({ length: 200 }, (_, i) => i & 0xff));
+  const whole = Buffer.concat([Buffer.from('hi\n'), START_MARKER, protocol]);
+  const early = 70;
+  for (let at = 0; at < early; at += 7) emitBorrowed(whole.subarray(at, Math.min(at + 7, early)));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const received: Buffer[] = [];
+  start.input.on('data', (b: Buffer) => received.push(Buffer.from(b)));
+  start.input.on(BORROWED_CHUNK, (b: Buffer) => received.push(Buffer.from(b)));
+  for (let at = early; at < whole.length; at += 9) {
+    emitBorrowed(whole.subarray(at, Math.min(at + 9, whole.length)));
+    if (at % 27 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(start.state, 'started');
+  assert.deepEqual(Buffer.concat(received), protocol);
 });
