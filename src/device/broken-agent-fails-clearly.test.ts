@@ -200,6 +200,14 @@ const CASES: Case[] = [
     message: new RegExp(`block at 0\\+100, expected 0\\+${BLOCK}`),
   },
   {
+    // A tiny zlib payload announcing 4 GiB: refused before any memory is taken for it.
+    name: 'DATA announcing a block far over a piece in a block stream',
+    respond: afterOpen((m, a) => m.type === MessageType.ReadStream && a.send({ type: MessageType.Data, id: m.id, offset: 0, rawLength: 0xffffffff, encoding: Encoding.Zlib, payload: deflateSync(Buffer.alloc(1000)) })),
+    operation: readAllBlocks,
+    error: ProtocolError,
+    message: /DATA of 4294967295 bytes in a stream of pieces of at most 4194304/,
+  },
+  {
     name: 'DATA answering READ for another offset',
     respond: afterOpen((m, a) => m.type === MessageType.Read && a.send({ type: MessageType.Data, id: m.id, offset: 0, rawLength: BLOCK, encoding: Encoding.Zero, payload: Buffer.alloc(0) })),
     operation: readOne,
