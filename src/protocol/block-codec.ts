@@ -10,7 +10,7 @@ import { deflate, inflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { Encoding } from './protocol.js';
 import { zstdCompressLent, zstdDecompress } from './zstd.js';
-import { inflateInto } from './zlib-into.js';
+import { deflatedLength, inflateInto } from './zlib-into.js';
 import { threadedCodecGate } from './codec-threads.js';
 import type { PooledCopy } from '../util/slab-pool.js';
 
@@ -90,8 +90,9 @@ export function looksIncompressible(data: Uint8Array): boolean {
   if (data.length < 4 * SAMPLE) return looksRandom(data);
   const starts = [0, Math.floor(data.length / 2) - SAMPLE / 2, data.length - SAMPLE];
   for (const s of starts) {
-    const out = deflateSync(data.subarray(s, s + SAMPLE), { level: 1 });
-    if (out.length < SAMPLE * 0.97) return false;
+    const sample = data.subarray(s, s + SAMPLE);
+    const length = deflatedLength(sample) ?? deflateSync(sample, { level: 1 }).length;
+    if (length < SAMPLE * 0.97) return false;
   }
   return true;
 }

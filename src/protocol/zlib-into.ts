@@ -69,3 +69,43 @@ export function inflateInto(payload: Uint8Array, target: Uint8Array): number | u
     stream.close();
   }
 }
+
+/**
+ * One deflate stream kept for sizing samples (block-codec.ts's looksIncompressible):
+ * deflateSync made a stream, its 16 KiB output and 270 KiB of zlib state for each of
+ * three samples per block, and node 24's agent of a 1 GiB SYNC PULL grew 7-10 MiB on
+ * them. Reset for each sample, into one output buffer.
+ */
+let sampler: { stream: ZlibStream & { _handle: ZlibHandle & { reset(): void } }; out: Buffer } | undefined | null;
+
+/**
+ * The length `data` deflates to at level 1, or undefined where node's handle is not as
+ * expected (the caller then uses deflateSync). `data` must be at most 64 KiB.
+ */
+export function deflatedLength(data: Uint8Array): number | undefined {
+  if (sampler === null || data.length > 64 * 1024) return undefined;
+  if (sampler === undefined) {
+    // An 8 KiB sample needs no larger window, nor the default hash table.
+    const stream = new zlib.Deflate({ level: 1, windowBits: 13, memLevel: 5, chunkSize: 64 }) as unknown as ZlibStream;
+    stream.on('error', () => undefined);
+    const handle = stream._handle as (ZlibHandle & { reset?: unknown }) | undefined;
+    const state = stream._writeState;
+    if (handle === undefined || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || !('onerror' in handle) || !(state instanceof Uint32Array) || state.length < 2) {
+      stream.close();
+      sampler = null;
+      return undefined;
+    }
+    handle.onerror = () => {
+      sampler = null; // never again: deflateSync from now on
+    };
+    // zlib's bound for 64 KiB of input, with room to spare.
+    sampler = { stream: stream as ZlibStream & { _handle: ZlibHandle & { reset(): void } }, out: Buffer.allocUnsafe(64 * 1024 + 1024) };
+  }
+  const { stream, out } = sampler;
+  stream._handle.reset();
+  stream._handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
+  if (sampler === null) return undefined;
+  const [outLeft, inLeft] = [stream._writeState![0]!, stream._writeState![1]!];
+  if (inLeft !== 0 || outLeft === 0) return undefined;
+  return out.length - outLeft;
+}
