@@ -17,6 +17,9 @@ import('node:fs').then(async ({ readFileSync }) => {
   // docs/design.md. Set before the CLI's modules load, hence the dynamic import.
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--max-opt=1');
+  // Baseline code compiled on this thread, not a background one: node 24's background
+  // compiler can keep a process from ever exiting (util/node-features.ts).
+  setFlagsFromString('--no-concurrent-sparkplug');
   // One bundled file (scripts/bundle-cli.mjs): a hundred modules load slower one by one.
   const { cliMain } = await import('../dist/src/cli/main.bundle.mjs');
   cliMain();

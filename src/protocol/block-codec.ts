@@ -13,6 +13,7 @@ import { zstdCompressLent, zstdDecompress } from './zstd.js';
 import { deflatedLength, inflateInto } from './zlib-into.js';
 import { threadedCodecGate } from './codec-threads.js';
 import type { PooledCopy } from '../util/slab-pool.js';
+import { noteLateGarbage } from '../util/late-garbage.js';
 
 const deflateThreaded = promisify(deflate);
 const inflateThreaded = promisify(inflate);
@@ -189,6 +190,8 @@ export async function encodeBlock(data: Buffer, setting: CodecSetting, lent?: Le
     own?.release();
     throw error;
   }
+  // Its chunks, and the payload itself once sent (late-garbage.ts).
+  noteLateGarbage(2 * packed.length);
   if (packed.length >= input.length) return own === undefined ? { encoding: Encoding.Raw, payload: data } : { encoding: Encoding.Raw, payload: own.buffer, release: own.release };
   own?.release();
   return { encoding: Encoding.Zlib, payload: packed };
@@ -246,6 +249,8 @@ export async function decodeBlock(encoding: Encoding, payload: Buffer, rawLength
       } catch (error) {
         throw inflateError(error, rawLength);
       }
+      // The block, once written (late-garbage.ts).
+      if (rawLength > SMALL_BLOCK) noteLateGarbage(rawLength);
       if (out.length !== rawLength) {
         throw new ProtocolError(`compressed block inflates to ${out.length} bytes, ${rawLength} were announced`);
       }

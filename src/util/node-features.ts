@@ -28,4 +28,14 @@ export function baselineCompilerFlag(v8Version: string = process.versions.v8): s
 
 export function keepToBaselineCompiler(): void {
   setFlagsFromString(baselineCompilerFlag());
+  setFlagsFromString(NO_BACKGROUND_BASELINE_FLAG);
 }
+
+/**
+ * Node 24 compiles baseline code on a background thread, and a process that exits
+ * while such a job waits for a collection never ends: its main thread joins the job's
+ * thread at exit, and the job waits for the main thread to collect (seen in gdb: an
+ * agent of a CI run and a command, both idle for an hour). Compiled on the main
+ * thread, as every older node does by default. Known to every node from 18 on.
+ */
+export const NO_BACKGROUND_BASELINE_FLAG = '--no-concurrent-sparkplug';
