@@ -8,25 +8,7 @@
  * and the caller inflates the ordinary way.
  */
 import * as zlib from 'node:zlib';
-
-interface ZlibHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  /** Called (message, errno, code) from within writeSync when zlib fails. */
-  onerror?: (...args: unknown[]) => void;
-}
-
-interface ZlibStream {
-  _handle?: ZlibHandle;
-  /** [output bytes left, input bytes left] after a write. */
-  _writeState?: Uint32Array;
-  close(): void;
-  on(event: 'error', listener: () => void): void;
-}
-
-/** An error as node's zlib gives it: `code` such as Z_DATA_ERROR, or ERR_BUFFER_TOO_LARGE. */
-function zlibError(message: string, code: unknown): Error {
-  return Object.assign(new Error(message), { code });
-}
+import { drivable, writeWholeInto, type Drivable, type NodeCodecStream } from './node-codec-handle.js';
 
 /**
  * The length `payload` (one whole zlib stream) inflates to, written into `target`; a
@@ -34,40 +16,9 @@ function zlibError(message: string, code: unknown): Error {
  * truncated one throws zlib's error. Undefined where node's handle is not as expected.
  */
 export function inflateInto(payload: Uint8Array, target: Uint8Array): number | undefined {
-  const finish = zlib.constants.Z_FINISH;
   // chunkSize: the stream's own output buffer, unused here (64 is zlib's least).
-  const stream = new zlib.Inflate({ chunkSize: 64 }) as unknown as ZlibStream;
-  // Should node's own error handler ever run, its 'error' event must not end the process.
-  stream.on('error', () => undefined);
-  try {
-    const handle = stream._handle;
-    const state = stream._writeState;
-    if (handle === undefined || typeof handle.writeSync !== 'function' || !('onerror' in handle) || !(state instanceof Uint32Array) || state.length < 2) return undefined;
-    let failure: { message: string; code: unknown } | undefined;
-    handle.onerror = (message, _errno, code) => (failure ??= { message: String(message), code });
-    const fail = (): never => {
-      throw zlibError(failure!.message, failure!.code);
-    };
-    handle.writeSync(finish, payload, 0, payload.length, target, 0, target.length);
-    if (failure !== undefined) fail();
-    const [outLeft, inLeft] = [state[0]!, state[1]!];
-    if (inLeft !== 0) {
-      // Output full with input left: the stream is longer than its target. Else bytes after its end.
-      if (outLeft === 0) throw zlibError('the stream is longer than its target', 'ERR_BUFFER_TOO_LARGE');
-      throw zlibError(`${inLeft} bytes left over after the stream`, 'TRAILING_DATA');
-    }
-    if (outLeft === 0) {
-      // Full: one more byte must not come, and the stream must have ended (a truncated
-      // one is zlib's "unexpected end of file" here).
-      const probe = new Uint8Array(1);
-      handle.writeSync(finish, payload, payload.length, 0, probe, 0, 1);
-      if (failure !== undefined) fail();
-      if (state[0] === 0) throw zlibError('the stream is longer than its target', 'ERR_BUFFER_TOO_LARGE');
-    }
-    return target.length - outLeft;
-  } finally {
-    stream.close();
-  }
+  const stream = new zlib.Inflate({ chunkSize: 64 }) as unknown as NodeCodecStream;
+  return writeWholeInto(stream, zlib.constants.Z_FINISH, payload, target);
 }
 
 /**
@@ -76,7 +27,7 @@ export function inflateInto(payload: Uint8Array, target: Uint8Array): number | u
  * three samples per block, and node 24's agent of a 1 GiB SYNC PULL grew 7-10 MiB on
  * them. Reset for each sample, into one output buffer.
  */
-let sampler: { stream: ZlibStream & { _handle: ZlibHandle & { reset(): void } }; out: Buffer } | undefined | null;
+let sampler: (Drivable & { out: Buffer }) | undefined | null;
 
 /**
  * The length `data` deflates to at level 1, or undefined where node's handle is not as
@@ -86,26 +37,25 @@ export function deflatedLength(data: Uint8Array): number | undefined {
   if (sampler === null || data.length > 64 * 1024) return undefined;
   if (sampler === undefined) {
     // An 8 KiB sample needs no larger window, nor the default hash table.
-    const stream = new zlib.Deflate({ level: 1, windowBits: 13, memLevel: 5, chunkSize: 64 }) as unknown as ZlibStream;
+    const stream = new zlib.Deflate({ level: 1, windowBits: 13, memLevel: 5, chunkSize: 64 }) as unknown as NodeCodecStream;
     stream.on('error', () => undefined);
-    const handle = stream._handle as (ZlibHandle & { reset?: unknown }) | undefined;
-    const state = stream._writeState;
-    if (handle === undefined || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || !('onerror' in handle) || !(state instanceof Uint32Array) || state.length < 2) {
+    const d = drivable(stream, { onerror: true, reset: true });
+    if (d === undefined) {
       stream.close();
       sampler = null;
       return undefined;
     }
-    handle.onerror = () => {
+    d.handle.onerror = () => {
       sampler = null; // never again: deflateSync from now on
     };
     // zlib's bound for 64 KiB of input, with room to spare.
-    sampler = { stream: stream as ZlibStream & { _handle: ZlibHandle & { reset(): void } }, out: Buffer.allocUnsafe(64 * 1024 + 1024) };
+    sampler = { ...d, out: Buffer.allocUnsafe(64 * 1024 + 1024) };
   }
-  const { stream, out } = sampler;
-  stream._handle.reset();
-  stream._handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
+  const { handle, state, out } = sampler;
+  handle.reset!();
+  handle.writeSync(zlib.constants.Z_FINISH, data, 0, data.length, out, 0, out.length);
   if (sampler === null) return undefined;
-  const [outLeft, inLeft] = [stream._writeState![0]!, stream._writeState![1]!];
+  const [outLeft, inLeft] = [state[0]!, state[1]!];
   if (inLeft !== 0 || outLeft === 0) return undefined;
   return out.length - outLeft;
 }

@@ -16,22 +16,9 @@
  */
 import * as zlib from 'node:zlib';
 import type { ZstdEngine } from './zstd-wasm.js';
+import { drivable, writeWholeInto, type NodeCodecStream } from './node-codec-handle.js';
 
-interface ZstdHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  /** Called (message, errno, code) from within writeSync when zstd fails. */
-  onerror?: (...args: unknown[]) => void;
-}
-
-interface ZstdStream {
-  _handle?: ZstdHandle;
-  /** [output bytes left, input bytes left] after a write. */
-  _writeState?: Uint32Array;
-  close(): void;
-  on(event: 'error', listener: () => void): void;
-}
-
-type ZstdStreamClass = new (options: object) => ZstdStream;
+type ZstdStreamClass = new (options: object) => NodeCodecStream;
 type ZstdSync = (data: Uint8Array, options: object) => Buffer;
 
 /** ZSTD_compressBound, rounded up: a frame of `n` bytes of input never needs more. */
@@ -62,9 +49,9 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
     if (out.length < need) out = Buffer.allocUnsafe(need);
     const stream = new Stream(options(data, level));
     try {
-      const handle = stream._handle;
-      const state = stream._writeState;
-      if (handle === undefined || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+      const d = drivable(stream);
+      if (d === undefined) return undefined;
+      const { handle, state } = d;
       handle.writeSync(end, data, 0, data.length, out, 0, out.length);
       const [outLeft, inLeft] = [state[0]!, state[1]!];
       // With room for the whole bound, one ZSTD_e_end call ends the frame; anything else is a surprise.
@@ -86,36 +73,9 @@ export function builtinZstdEngine(): ZstdEngine | undefined {
    * expected. zstd's errors reach the handle's onerror from within writeSync (node's
    * own would destroy the stream and emit them later): replaced, they are thrown here.
    */
-  const decompressToTarget = (frame: Uint8Array, target: Uint8Array): number | undefined => {
+  const decompressToTarget = (frame: Uint8Array, target: Uint8Array): number | undefined =>
     // chunkSize: the stream's own output buffer, unused here (64 is zlib's least).
-    const stream = new DecompressStream({ chunkSize: 64 });
-    // Should node's own error handler ever run, its 'error' event must not end the process.
-    stream.on('error', () => undefined);
-    try {
-      const handle = stream._handle;
-      const state = stream._writeState;
-      if (handle === undefined || typeof handle.writeSync !== 'function' || !('onerror' in handle) || !(state instanceof Uint32Array) || state.length < 2) return undefined;
-      let failure: { message: string; code: unknown } | undefined;
-      handle.onerror = (message, _errno, code) => (failure ??= { message: String(message), code });
-      const fail = (): never => {
-        throw Object.assign(new Error(failure!.message), { code: failure!.code });
-      };
-      handle.writeSync(end, frame, 0, frame.length, target, 0, target.length);
-      if (failure !== undefined) fail();
-      const [outLeft, inLeft] = [state[0]!, state[1]!];
-      if (inLeft !== 0) throw Object.assign(new Error(`${inLeft} bytes left over after the frame`), { code: 'TRAILING_DATA' });
-      if (outLeft === 0) {
-        // Full: one more byte must not come (nor an error: the frame's end was not seen).
-        const probe = new Uint8Array(1);
-        handle.writeSync(end, frame, frame.length, 0, probe, 0, 1);
-        if (failure !== undefined) fail();
-        if (state[0] === 0) throw Object.assign(new Error('the frame is longer than its target'), { code: 'ERR_BUFFER_TOO_LARGE' });
-      }
-      return target.length - outLeft;
-    } finally {
-      stream.close();
-    }
-  };
+    writeWholeInto(new DecompressStream({ chunkSize: 64 }), end, frame, target);
 
   return {
     compress(data, level) {
